@@ -1,0 +1,2 @@
+namespace FiberManager.Core;
+internal static class Placeholder { }

@@ -1,0 +1,2 @@
+namespace FiberManager.Protocol;
+internal static class Placeholder { }

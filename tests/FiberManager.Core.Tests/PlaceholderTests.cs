@@ -1,0 +1,2 @@
+namespace FiberManager.Core.Tests;
+public class PlaceholderTests { [Fact] public void Works() => Assert.True(true); }
