@@ -1,0 +1,337 @@
+using System.Diagnostics;
+using System.Runtime.ExceptionServices;
+
+namespace FiberManager.Core;
+
+/// <summary>
+/// The engine behind <see cref="FiberSet"/>, <see cref="FiberMap{TKey}"/> and
+/// <see cref="FiberHandle"/>: fibers stored under keys, removed by themselves when they end
+/// (guarded by identity, so a replaced fiber that ends late never removes its successor),
+/// interrupted when the collection is cleared or closed, and a sticky first failure for join.
+/// </summary>
+/// <remarks>
+/// Invariants (DEBUG-checked at the start of every locked block):
+/// <list type="bullet">
+/// <item>once closed, no member is added and the dictionary ends empty after close;</item>
+/// <item>the empty waiter exists only while members exist; the failure, once set, never changes.</item>
+/// </list>
+/// Waiters are completed outside the lock. Fibers are interrupted outside the lock.
+/// </remarks>
+[DebuggerDisplay("Count = {Count}, Closed = {IsClosed}")]
+internal sealed class FiberCollectionCore<TKey>
+    where TKey : notnull
+{
+    private readonly Lock _lock = new();
+    private readonly Dictionary<TKey, Member> _members;
+    private readonly FiberScope _scope;
+    private readonly long _finalizerRegistration;
+    private bool _closed;
+    private Task? _closeTask;
+    private Exception? _failure;
+    private TaskCompletionSource? _emptyWaiter;
+    private TaskCompletionSource? _joinWaiter;
+
+    public FiberCollectionCore(FiberScope scope, IEqualityComparer<TKey>? comparer)
+    {
+        ArgumentNullException.ThrowIfNull(scope);
+        _scope = scope;
+        _members = new Dictionary<TKey, Member>(comparer);
+        Id = FiberRuntime.NextId();
+        Interruptor = new Interruptor(InterruptorKind.Collection, Id);
+        _finalizerRegistration = scope.TryAddFinalizerCore(() => new ValueTask(CloseMembersAsync()));
+        if (_finalizerRegistration == 0)
+        {
+            _closed = true; // made in a closed scope: closed from the start
+        }
+    }
+
+    public long Id { get; }
+
+    public Interruptor Interruptor { get; }
+
+    public FiberScope Scope => _scope;
+
+    public int Count
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _members.Count;
+            }
+        }
+    }
+
+    public bool IsClosed
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _closed;
+            }
+        }
+    }
+
+    /// <summary>Creates a fiber for <paramref name="body"/>, stores it under the key it picks, then starts it.</summary>
+    public Fiber<T> Run<T>(Func<Fiber<T>, TKey> keyOf, object body, bool onlyIfMissing, bool propagateInterruption)
+    {
+        var fiber = _scope.Runtime.CreateUnowned<T>(_scope, body);
+        TryStore(keyOf(fiber), fiber, onlyIfMissing, propagateInterruption);
+        fiber.Start();
+        return fiber;
+    }
+
+    /// <summary>
+    /// Stores <paramref name="fiber"/> under <paramref name="key"/>. An existing fiber under the key
+    /// is replaced (stored first, interrupted after) unless <paramref name="onlyIfMissing"/>.
+    /// When the fiber is not stored (closed, or the key is taken with only-if-missing) it is
+    /// interrupted and false is returned.
+    /// </summary>
+    public bool TryStore(TKey key, Fiber fiber, bool onlyIfMissing, bool propagateInterruption)
+    {
+        ArgumentNullException.ThrowIfNull(fiber);
+        var member = new Member(this, key, fiber, propagateInterruption);
+        Member? replaced = null;
+        bool stored;
+        lock (_lock)
+        {
+            AssertInvariants();
+            if (_closed || (onlyIfMissing && _members.ContainsKey(key)))
+            {
+                stored = false;
+            }
+            else
+            {
+                _members.Remove(key, out replaced);
+                _members[key] = member;
+                stored = true;
+            }
+        }
+
+        if (!stored)
+        {
+            fiber.Interrupt(Interruptor);
+            return false;
+        }
+
+        replaced?.Fiber.Interrupt(Interruptor);
+        fiber.AddObserver(member);
+        return true;
+    }
+
+    public bool TryGet(TKey key, out Fiber? fiber)
+    {
+        lock (_lock)
+        {
+            var found = _members.TryGetValue(key, out var member);
+            fiber = member?.Fiber;
+            return found;
+        }
+    }
+
+    public TKey[] Keys()
+    {
+        lock (_lock)
+        {
+            return [.. _members.Keys];
+        }
+    }
+
+    /// <summary>Removes the fiber under <paramref name="key"/>, interrupts it and waits for it.</summary>
+    public async Task<bool> RemoveAsync(TKey key)
+    {
+        Member? removed;
+        TaskCompletionSource? empty = null;
+        lock (_lock)
+        {
+            AssertInvariants();
+            if (!_members.Remove(key, out removed))
+            {
+                return false;
+            }
+
+            if (_members.Count == 0)
+            {
+                empty = TakeEmptyWaitersLocked();
+            }
+        }
+
+        empty?.TrySetResult();
+        WakeJoin(empty is not null);
+        removed.Fiber.Interrupt(Interruptor);
+        await removed.Fiber.WhenDone().ConfigureAwait(false);
+        return true;
+    }
+
+    /// <summary>Interrupts every member and waits for all of them; the collection stays open.</summary>
+    public Task ClearAsync()
+    {
+        Fiber[] fibers;
+        lock (_lock)
+        {
+            AssertInvariants();
+            fibers = [.. _members.Values.Select(static m => m.Fiber)];
+        }
+
+        foreach (var fiber in fibers)
+        {
+            fiber.Interrupt(Interruptor);
+        }
+
+        return Fiber.WhenAllDone(fibers);
+    }
+
+    public Task AwaitEmptyAsync(CancellationToken cancellationToken)
+    {
+        if (cancellationToken.IsCancellationRequested)
+        {
+            return Task.FromCanceled(cancellationToken);
+        }
+
+        lock (_lock)
+        {
+            AssertInvariants();
+            if (_members.Count == 0)
+            {
+                return Task.CompletedTask;
+            }
+
+            _emptyWaiter ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            return _emptyWaiter.Task.WaitAsync(cancellationToken);
+        }
+    }
+
+    /// <summary>Completes when the collection is empty; throws the first failure recorded.</summary>
+    public async Task JoinAsync(CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            Task wait;
+            lock (_lock)
+            {
+                AssertInvariants();
+                if (_failure is not null)
+                {
+                    ExceptionDispatchInfo.Capture(_failure).Throw();
+                }
+
+                if (_members.Count == 0)
+                {
+                    return;
+                }
+
+                _joinWaiter ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                wait = _joinWaiter.Task;
+            }
+
+            await wait.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Closes the collection: no more members; every member interrupted and awaited.</summary>
+    public Task CloseAsync()
+    {
+        var task = CloseMembersAsync();
+        _scope.RemoveFinalizer(_finalizerRegistration);
+        return task;
+    }
+
+    private Task CloseMembersAsync()
+    {
+        lock (_lock)
+        {
+            AssertInvariants();
+            _closed = true;
+            _closeTask ??= ClearAsync();
+            return _closeTask;
+        }
+    }
+
+    private void OnMemberDone(Member member)
+    {
+        var exit = member.Fiber.GetExit();
+        Exception? failure = exit.Kind switch
+        {
+            ExitKind.Failure => exit.Exception,
+            ExitKind.Interrupted when member.PropagateInterruption && exit.Interruptor != Interruptor =>
+                new FiberInterruptedException(member.Fiber.Id, exit.Interruptor),
+            _ => null,
+        };
+
+        TaskCompletionSource? empty = null;
+        var failed = false;
+        lock (_lock)
+        {
+            AssertInvariants();
+            if (_members.TryGetValue(member.Key, out var current) && ReferenceEquals(current, member))
+            {
+                _members.Remove(member.Key);
+                if (_members.Count == 0)
+                {
+                    empty = TakeEmptyWaitersLocked();
+                }
+            }
+
+            if (failure is not null && _failure is null)
+            {
+                _failure = failure;
+                failed = true;
+            }
+        }
+
+        empty?.TrySetResult();
+        WakeJoin(empty is not null || failed);
+    }
+
+    private TaskCompletionSource? TakeEmptyWaitersLocked()
+    {
+        var empty = _emptyWaiter;
+        _emptyWaiter = null;
+        return empty ?? s_noWaiter;
+    }
+
+    private void WakeJoin(bool changed)
+    {
+        if (!changed)
+        {
+            return;
+        }
+
+        TaskCompletionSource? join;
+        lock (_lock)
+        {
+            join = _joinWaiter;
+            _joinWaiter = null;
+        }
+
+        join?.TrySetResult();
+    }
+
+    // A completed placeholder so "the set became empty" is signalled even with no empty-waiter.
+    private static readonly TaskCompletionSource s_noWaiter = CreateCompleted();
+
+    private static TaskCompletionSource CreateCompleted()
+    {
+        var source = new TaskCompletionSource();
+        source.SetResult();
+        return source;
+    }
+
+    [Conditional("DEBUG")]
+    private void AssertInvariants()
+    {
+        Debug.Assert(_members.Count > 0 || _emptyWaiter is null, "an empty-waiter exists only while members exist");
+    }
+
+    private sealed class Member(FiberCollectionCore<TKey> owner, TKey key, Fiber fiber, bool propagateInterruption) : IFiberObserver
+    {
+        public TKey Key { get; } = key;
+
+        public Fiber Fiber { get; } = fiber;
+
+        public bool PropagateInterruption { get; } = propagateInterruption;
+
+        public void OnFiberDone(Fiber fiber) => owner.OnMemberDone(this);
+    }
+}

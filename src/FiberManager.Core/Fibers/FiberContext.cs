@@ -1,0 +1,374 @@
+using System.Diagnostics;
+
+namespace FiberManager.Core;
+
+/// <summary>
+/// What a fiber's body receives: its fiber, its cancellation token, its clock and its nearest
+/// scope, and the operations that fork relative to them.
+/// </summary>
+/// <remarks>
+/// The four lifetime strategies:
+/// <list type="number">
+/// <item><see cref="Fork{T}"/>: a child, interrupted when this fiber ends;</item>
+/// <item><see cref="ForkDaemon{T}"/>: the global scope, outlives this fiber;</item>
+/// <item><see cref="ForkScoped{T}"/>: the nearest scope (<see cref="Scope"/>), outlives this fiber, ends with the scope;</item>
+/// <item><see cref="ForkIn{T}"/>: a given scope.</item>
+/// </list>
+/// </remarks>
+/// <example><code>
+/// runtime.ForkDaemon(async ctx =>
+/// {
+///     ctx.Fork(async c => { while (true) { await c.DelayAsync(TimeSpan.FromSeconds(1)); Console.WriteLine("tick"); } });
+///     await ctx.DelayAsync(TimeSpan.FromSeconds(3)); // the ticking child is interrupted when this returns
+/// });
+/// </code></example>
+[DebuggerDisplay("Context of {Fiber}")]
+public readonly struct FiberContext
+{
+    internal FiberContext(Fiber fiber, FiberScope scope)
+    {
+        Fiber = fiber;
+        Scope = scope;
+    }
+
+    /// <summary>The fiber running the body.</summary>
+    public Fiber Fiber { get; }
+
+    /// <summary>The nearest scope: where <see cref="ForkScoped{T}"/> attaches fibers.</summary>
+    public FiberScope Scope { get; }
+
+    /// <summary>Cancelled when the fiber is interrupted (outside uninterruptible regions).</summary>
+    public CancellationToken CancellationToken => Fiber.Token;
+
+    /// <summary>The runtime's clock.</summary>
+    public TimeProvider TimeProvider => Fiber.Runtime.TimeProvider;
+
+    /// <summary>The runtime.</summary>
+    public FiberRuntime Runtime => Fiber.Runtime;
+
+    /// <summary>Forks a child: supervised by this fiber, interrupted (and awaited) when this fiber ends.</summary>
+    /// <example><code>var child = ctx.Fork(async c => { await c.DelayAsync(TimeSpan.FromSeconds(1)); return 1; });</code></example>
+    public Fiber<T> Fork<T>(Func<FiberContext, Task<T>> body)
+    {
+        ArgumentNullException.ThrowIfNull(body);
+        return Fiber.Runtime.ForkCore<T>(Fiber, Scope, body);
+    }
+
+    /// <summary>Forks a child that returns nothing.</summary>
+    /// <example><code>ctx.Fork(async c => await c.NeverAsync());</code></example>
+    public Fiber<Unit> Fork(Func<FiberContext, Task> body)
+    {
+        ArgumentNullException.ThrowIfNull(body);
+        return Fiber.Runtime.ForkCore<Unit>(Fiber, Scope, body);
+    }
+
+    /// <summary>Forks a daemon: attached to the global scope, it outlives this fiber.</summary>
+    /// <example><code>ctx.ForkDaemon(async c => { await c.NeverAsync(); return 0; });</code></example>
+    public Fiber<T> ForkDaemon<T>(Func<FiberContext, Task<T>> body) => Fiber.Runtime.ForkDaemon(body);
+
+    /// <summary>Forks a daemon that returns nothing.</summary>
+    /// <example><code>ctx.ForkDaemon(async c => await c.NeverAsync());</code></example>
+    public Fiber<Unit> ForkDaemon(Func<FiberContext, Task> body) => Fiber.Runtime.ForkDaemon(body);
+
+    /// <summary>Forks into the nearest scope: outlives this fiber, interrupted when that scope closes.</summary>
+    /// <example><code>ctx.ForkScoped(async c => { await c.NeverAsync(); return 0; });</code></example>
+    public Fiber<T> ForkScoped<T>(Func<FiberContext, Task<T>> body) => Scope.Fork(body);
+
+    /// <summary>Forks into the nearest scope a body that returns nothing.</summary>
+    /// <example><code>ctx.ForkScoped(async c => await c.NeverAsync());</code></example>
+    public Fiber<Unit> ForkScoped(Func<FiberContext, Task> body) => Scope.Fork(body);
+
+    /// <summary>Forks into <paramref name="scope"/>.</summary>
+    /// <example><code>ctx.ForkIn(outerScope, async c => { await c.NeverAsync(); return 0; });</code></example>
+    public Fiber<T> ForkIn<T>(FiberScope scope, Func<FiberContext, Task<T>> body)
+    {
+        ArgumentNullException.ThrowIfNull(scope);
+        return scope.Fork(body);
+    }
+
+    /// <summary>Forks into <paramref name="scope"/> a body that returns nothing.</summary>
+    /// <example><code>ctx.ForkIn(outerScope, async c => await c.NeverAsync());</code></example>
+    public Fiber<Unit> ForkIn(FiberScope scope, Func<FiberContext, Task> body)
+    {
+        ArgumentNullException.ThrowIfNull(scope);
+        return scope.Fork(body);
+    }
+
+    /// <summary>
+    /// Runs <paramref name="body"/> with a fresh scope (a child of <see cref="Scope"/>) as its
+    /// nearest scope, and closes that scope when the body ends, however it ends.
+    /// </summary>
+    /// <example><code>
+    /// await ctx.ScopedAsync(async inner =>
+    /// {
+    ///     inner.ForkScoped(async c => await c.NeverAsync()); // interrupted when ScopedAsync returns
+    ///     await inner.DelayAsync(TimeSpan.FromSeconds(5));
+    /// });
+    /// </code></example>
+    public async Task<T> ScopedAsync<T>(Func<FiberContext, Task<T>> body)
+    {
+        ArgumentNullException.ThrowIfNull(body);
+        var scope = Scope.CreateChild();
+        try
+        {
+            return await body(new FiberContext(Fiber, scope)).ConfigureAwait(false);
+        }
+        finally
+        {
+            await scope.CloseAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Runs <paramref name="body"/> in a fresh scope that closes when it ends.</summary>
+    /// <example><code>await ctx.ScopedAsync(async inner => await inner.DelayAsync(TimeSpan.FromSeconds(1)));</code></example>
+    public Task ScopedAsync(Func<FiberContext, Task> body)
+    {
+        ArgumentNullException.ThrowIfNull(body);
+        return ScopedAsync<Unit>(async inner =>
+        {
+            await body(inner).ConfigureAwait(false);
+            return default;
+        });
+    }
+
+    /// <summary>Waits <paramref name="delay"/> on the runtime's clock; the fiber is Suspended meanwhile. Throws when interrupted.</summary>
+    /// <example><code>await ctx.DelayAsync(TimeSpan.FromSeconds(1));</code></example>
+    public Task DelayAsync(TimeSpan delay) => SuspendAsync(Task.Delay(delay, TimeProvider, CancellationToken));
+
+    /// <summary>Waits until the fiber is interrupted.</summary>
+    /// <example><code>await ctx.NeverAsync(); // parks the fiber until it is interrupted</code></example>
+    public Task NeverAsync() => SuspendAsync(Task.Delay(Timeout.InfiniteTimeSpan, CancellationToken));
+
+    /// <summary>Awaits <paramref name="task"/>, reporting the fiber as Suspended meanwhile.</summary>
+    /// <example><code>await ctx.SuspendAsync(channel.Reader.WaitToReadAsync(ctx.CancellationToken).AsTask());</code></example>
+    public Task SuspendAsync(Task task)
+    {
+        ArgumentNullException.ThrowIfNull(task);
+        if (task.IsCompleted)
+        {
+            return task;
+        }
+
+        return Suspended(Fiber, task);
+
+        static async Task Suspended(Fiber fiber, Task task)
+        {
+            fiber.EnterSuspended();
+            try
+            {
+                await task.ConfigureAwait(false);
+            }
+            finally
+            {
+                fiber.ExitSuspended();
+            }
+        }
+    }
+
+    /// <summary>
+    /// Enters an uninterruptible region: an interruption requested inside it takes effect (the
+    /// token is cancelled) when the region is disposed. Regions nest.
+    /// </summary>
+    /// <example><code>
+    /// using (ctx.Uninterruptible())
+    /// {
+    ///     await CommitAsync(CancellationToken.None); // not cut short by an interrupt
+    /// }
+    /// </code></example>
+    public UninterruptibleRegion Uninterruptible()
+    {
+        Fiber.EnterUninterruptible();
+        return new UninterruptibleRegion(Fiber);
+    }
+
+    /// <summary>
+    /// Runs every body as a child fiber and returns all results in order. The first failure
+    /// interrupts the others, waits for them, and is rethrown.
+    /// </summary>
+    /// <example><code>int[] sizes = await ctx.AllAsync(urls.Select(u => (Func&lt;FiberContext, Task&lt;int&gt;&gt;)(c => FetchAsync(u, c.CancellationToken))));</code></example>
+    public async Task<T[]> AllAsync<T>(IEnumerable<Func<FiberContext, Task<T>>> bodies)
+    {
+        ArgumentNullException.ThrowIfNull(bodies);
+        var self = this;
+        var fibers = bodies.Select(self.Fork).ToArray();
+        if (fibers.Length == 0)
+        {
+            return [];
+        }
+
+        var watcher = new FirstFailureWatcher(fibers, Fiber.Id);
+        await SuspendAsync(watcher.Task.WaitAsync(CancellationToken)).ConfigureAwait(false);
+        var results = new T[fibers.Length];
+        for (var i = 0; i < fibers.Length; i++)
+        {
+            results[i] = await fibers[i].JoinAsync().ConfigureAwait(false);
+        }
+
+        return results;
+    }
+
+    /// <summary>
+    /// Races the bodies as child fibers: the first to succeed wins, the others are interrupted and
+    /// awaited before this returns. If every body fails, throws an <see cref="AggregateException"/> of the failures.
+    /// </summary>
+    /// <example><code>string fastest = await ctx.RaceAsync(c => PrimaryAsync(c.CancellationToken), c => ReplicaAsync(c.CancellationToken));</code></example>
+    public async Task<T> RaceAsync<T>(params Func<FiberContext, Task<T>>[] bodies)
+    {
+        ArgumentNullException.ThrowIfNull(bodies);
+        if (bodies.Length == 0)
+        {
+            throw new ArgumentException("A race needs at least one body.", nameof(bodies));
+        }
+
+        var self = this;
+        var fibers = bodies.Select(self.Fork).ToArray();
+        var watcher = new FirstSuccessWatcher(fibers, Fiber.Id);
+        await SuspendAsync(watcher.Task.WaitAsync(CancellationToken)).ConfigureAwait(false);
+        var winner = watcher.Winner;
+        if (winner is not null)
+        {
+            return await ((Fiber<T>)winner).JoinAsync().ConfigureAwait(false);
+        }
+
+        var failures = new List<Exception>();
+        foreach (var fiber in fibers)
+        {
+            var exit = await fiber.AwaitExitAsync().ConfigureAwait(false);
+            failures.Add(exit.Exception ?? new FiberInterruptedException(fiber.Id, exit.Interruptor));
+        }
+
+        throw new AggregateException("Every racer failed.", failures);
+    }
+
+    /// <summary>
+    /// Runs <paramref name="body"/> as a child fiber; if it has not ended after
+    /// <paramref name="timeout"/> (on the runtime's clock) it is interrupted and awaited, and a
+    /// <see cref="TimeoutException"/> is thrown.
+    /// </summary>
+    /// <example><code>var reply = await ctx.TimeoutAsync(TimeSpan.FromSeconds(5), c => AskAsync(c.CancellationToken));</code></example>
+    public async Task<T> TimeoutAsync<T>(TimeSpan timeout, Func<FiberContext, Task<T>> body)
+    {
+        ArgumentNullException.ThrowIfNull(body);
+        var fiber = Fork(body);
+        using var timerCancel = CancellationTokenSource.CreateLinkedTokenSource(CancellationToken);
+        var timer = Task.Delay(timeout, TimeProvider, timerCancel.Token);
+        var first = await SuspendAsyncResult(Task.WhenAny(fiber.WhenDone(), timer)).ConfigureAwait(false);
+        if (first != timer)
+        {
+            timerCancel.Cancel();
+            return await fiber.JoinAsync().ConfigureAwait(false);
+        }
+
+        CancellationToken.ThrowIfCancellationRequested();
+        fiber.Interrupt(new Interruptor(InterruptorKind.Fiber, Fiber.Id));
+        var exit = await fiber.AwaitAsync().ConfigureAwait(false);
+        if (exit.IsSuccess)
+        {
+            return exit.Value!; // it finished just as the timer fired
+        }
+
+        throw new TimeoutException($"The operation did not complete within {timeout}.");
+    }
+
+    private async Task<Task> SuspendAsyncResult(Task<Task> task)
+    {
+        await SuspendAsync(task).ConfigureAwait(false);
+        return await task.ConfigureAwait(false);
+    }
+
+    /// <summary>Completes when every fiber has ended; on the first failure, interrupts the rest first.</summary>
+    private sealed class FirstFailureWatcher : TaskCompletionSource, IFiberObserver
+    {
+        private readonly Fiber[] _fibers;
+        private readonly Interruptor _by;
+        private int _remaining;
+        private int _failed;
+
+        public FirstFailureWatcher(Fiber[] fibers, long parentId)
+            : base(TaskCreationOptions.RunContinuationsAsynchronously)
+        {
+            _fibers = fibers;
+            _by = new Interruptor(InterruptorKind.Fiber, parentId);
+            _remaining = fibers.Length;
+            foreach (var fiber in fibers)
+            {
+                fiber.AddObserver(this);
+            }
+        }
+
+        public void OnFiberDone(Fiber fiber)
+        {
+            if (fiber.TryGetExit(out var exit) && !exit.IsSuccess && Interlocked.Exchange(ref _failed, 1) == 0)
+            {
+                foreach (var other in _fibers)
+                {
+                    other.Interrupt(_by);
+                }
+            }
+
+            if (Interlocked.Decrement(ref _remaining) == 0)
+            {
+                TrySetResult();
+            }
+        }
+    }
+
+    /// <summary>Completes when one fiber succeeds (after interrupting and awaiting the rest) or all have ended.</summary>
+    private sealed class FirstSuccessWatcher : TaskCompletionSource, IFiberObserver
+    {
+        private readonly Fiber[] _fibers;
+        private readonly Interruptor _by;
+        private int _remaining;
+        private Fiber? _winner;
+
+        public FirstSuccessWatcher(Fiber[] fibers, long parentId)
+            : base(TaskCreationOptions.RunContinuationsAsynchronously)
+        {
+            _fibers = fibers;
+            _by = new Interruptor(InterruptorKind.Fiber, parentId);
+            _remaining = fibers.Length;
+            foreach (var fiber in fibers)
+            {
+                fiber.AddObserver(this);
+            }
+        }
+
+        public Fiber? Winner => Volatile.Read(ref _winner);
+
+        public void OnFiberDone(Fiber fiber)
+        {
+            if (fiber.TryGetExit(out var exit) && exit.IsSuccess && Interlocked.CompareExchange(ref _winner, fiber, null) is null)
+            {
+                foreach (var other in _fibers)
+                {
+                    if (!ReferenceEquals(other, fiber))
+                    {
+                        other.Interrupt(_by);
+                    }
+                }
+            }
+
+            if (Interlocked.Decrement(ref _remaining) == 0)
+            {
+                TrySetResult();
+            }
+        }
+    }
+}
+
+/// <summary>An uninterruptible region; dispose it to end the region.</summary>
+/// <example><code>using (ctx.Uninterruptible()) { /* an interrupt waits until here */ }</code></example>
+public struct UninterruptibleRegion : IDisposable
+{
+    private Fiber? _fiber;
+
+    internal UninterruptibleRegion(Fiber fiber) => _fiber = fiber;
+
+    /// <summary>Ends the region; a pending interruption takes effect now.</summary>
+    public void Dispose()
+    {
+        var fiber = _fiber;
+        _fiber = null;
+        fiber?.ExitUninterruptible();
+    }
+}

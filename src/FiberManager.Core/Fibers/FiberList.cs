@@ -1,0 +1,139 @@
+using System.Diagnostics;
+
+namespace FiberManager.Core;
+
+/// <summary>
+/// The fibers whose lifetime an owner (a parent fiber or a scope) supervises: an intrusive
+/// doubly linked list, so adding and removing a fiber allocates nothing.
+/// </summary>
+/// <remarks>
+/// Invariants (checked in DEBUG at the start of every locked block):
+/// <list type="bullet">
+/// <item><c>_count</c> equals the number of fibers linked from <c>_head</c>;</item>
+/// <item>every linked fiber has <c>ListOwner == this</c>;</item>
+/// <item>once closed, no fiber is added again.</item>
+/// </list>
+/// A fiber is in at most one list: the one of its lifetime owner.
+/// </remarks>
+[DebuggerDisplay("Count = {_count}, Closed = {_closed}")]
+internal sealed class FiberList
+{
+    private readonly Lock _lock = new();
+    private Fiber? _head;
+    private int _count;
+    private bool _closed;
+
+    public int Count => Volatile.Read(ref _count);
+
+    public bool IsClosed
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _closed;
+            }
+        }
+    }
+
+    /// <summary>Links <paramref name="fiber"/>; false when the list is closed.</summary>
+    public bool TryAdd(Fiber fiber)
+    {
+        lock (_lock)
+        {
+            AssertInvariants();
+            if (_closed)
+            {
+                return false;
+            }
+
+            Debug.Assert(fiber.ListOwner is null, "A fiber has one lifetime owner.");
+            fiber.ListOwner = this;
+            fiber.ListNext = _head;
+            if (_head is not null)
+            {
+                _head.ListPrev = fiber;
+            }
+
+            _head = fiber;
+            _count++;
+            return true;
+        }
+    }
+
+    /// <summary>Unlinks <paramref name="fiber"/> if it is still linked here.</summary>
+    public void Remove(Fiber fiber)
+    {
+        lock (_lock)
+        {
+            AssertInvariants();
+            if (fiber.ListOwner != this)
+            {
+                return;
+            }
+
+            if (fiber.ListPrev is not null)
+            {
+                fiber.ListPrev.ListNext = fiber.ListNext;
+            }
+            else
+            {
+                _head = fiber.ListNext;
+            }
+
+            if (fiber.ListNext is not null)
+            {
+                fiber.ListNext.ListPrev = fiber.ListPrev;
+            }
+
+            fiber.ListPrev = fiber.ListNext = null;
+            fiber.ListOwner = null;
+            _count--;
+        }
+    }
+
+    /// <summary>Closes the list (no more adds) and returns the fibers linked now.</summary>
+    public Fiber[] Close()
+    {
+        lock (_lock)
+        {
+            AssertInvariants();
+            _closed = true;
+            return SnapshotLocked();
+        }
+    }
+
+    /// <summary>The fibers linked now.</summary>
+    public Fiber[] Snapshot()
+    {
+        lock (_lock)
+        {
+            return SnapshotLocked();
+        }
+    }
+
+    private Fiber[] SnapshotLocked()
+    {
+        if (_count == 0)
+        {
+            return [];
+        }
+
+        var result = new Fiber[_count];
+        var i = 0;
+        for (var f = _head; f is not null; f = f.ListNext)
+        {
+            result[i++] = f;
+        }
+
+        return result;
+    }
+
+    [Conditional("DEBUG")]
+    private void AssertInvariants()
+    {
+        Debug.Assert(_count >= 0, "count is never negative");
+        Debug.Assert((_head is null) == (_count == 0), "head is null exactly when the list is empty");
+        Debug.Assert(_head is null || _head.ListPrev is null, "head has no predecessor");
+    }
+}

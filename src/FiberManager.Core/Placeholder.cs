@@ -1,2 +1,0 @@
-namespace FiberManager.Core;
-internal static class Placeholder { }
