@@ -1,0 +1,592 @@
+using System.Diagnostics;
+using System.Text;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace FiberManager.Core.Management;
+
+/// <summary>
+/// The fiber manager: one long-lived workflow loop per id, each with a bounded input queue and a
+/// broadcast output hub, all under one global concurrency limit. Usable in-process; the gRPC
+/// service is a thin layer over it.
+/// </summary>
+/// <typeparam name="TInput">What Submit delivers to workflows.</typeparam>
+/// <typeparam name="TOutput">What workflows publish to subscribers.</typeparam>
+/// <remarks>
+/// Invariants (checked by <see cref="CheckInvariants"/>, which the stress tests call): permits in
+/// use equal the live fibers holding one; a paused fiber hands out no input; every accepted
+/// input is handed to the workflow or reported as unprocessed in the terminated event; an id
+/// maps to at most one live fiber. Lock order: manager lock, then a fiber's lock.
+/// </remarks>
+/// <example><code>
+/// await using var manager = new FiberSupervisor&lt;string, string&gt;(new FiberManagerOptions { MaxConcurrentFibers = 100 });
+/// var echo = Workflow.Create&lt;string, string&gt;(async ctx =>
+/// {
+///     await foreach (var text in ctx.Input.ReadAllAsync(ctx.CancellationToken)) ctx.Publish(text);
+/// });
+/// await manager.StartAsync("chat-1", "echo", echo);
+/// var subscription = manager.Subscribe("chat-1");
+/// await manager.SubmitAsync("chat-1", "hello");
+/// await foreach (var e in subscription.ReadAllAsync())
+///     if (e.Kind == FiberEventKind.Output) { Console.WriteLine(e.Output); break; }
+/// await manager.InterruptAsync("chat-1");
+/// </code></example>
+[DebuggerDisplay("Live = {_live.Count}, Retained = {_retained.Count}")]
+public sealed class FiberSupervisor<TInput, TOutput> : IAsyncDisposable
+{
+    private const int DefaultPageSize = 100;
+
+    private readonly Lock _lock = new();
+    private readonly Dictionary<string, ManagedFiber<TInput, TOutput>> _live = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, ManagedFiber<TInput, TOutput>> _retained = new(StringComparer.Ordinal);
+    private readonly LinkedList<ManagedFiber<TInput, TOutput>> _retentionOrder = new();
+    private readonly PermitPool _permits;
+    private readonly FiberRuntime _runtime;
+    private readonly FiberScope _scope;
+    private Task? _shutdown;
+    private long _abandoned;
+    private int _pending;
+
+    /// <summary>Creates a manager.</summary>
+    /// <param name="options">Options (validated; copied, so later changes have no effect).</param>
+    /// <param name="timeProvider">The clock for grace periods, backoff, retention and timestamps.</param>
+    /// <param name="loggerFactory">Where lifecycle logs go.</param>
+    public FiberSupervisor(FiberManagerOptions? options = null, TimeProvider? timeProvider = null, ILoggerFactory? loggerFactory = null)
+    {
+        Options = (options ?? new FiberManagerOptions()).Clone();
+        Options.Validate();
+        TimeProvider = timeProvider ?? TimeProvider.System;
+        loggerFactory ??= NullLoggerFactory.Instance;
+        Log = new FiberManagerLog(loggerFactory.CreateLogger("FiberManager.Core.FiberSupervisor"));
+        WorkflowLogger = loggerFactory.CreateLogger("FiberManager.Workflow");
+        _permits = new PermitPool(Options.MaxConcurrentFibers);
+        _runtime = new FiberRuntime(TimeProvider);
+        _scope = _runtime.CreateScope();
+    }
+
+    /// <summary>The options in force (a copy).</summary>
+    public FiberManagerOptions Options { get; }
+
+    /// <summary>The manager's clock.</summary>
+    public TimeProvider TimeProvider { get; }
+
+    internal FiberManagerLog Log { get; }
+
+    internal ILogger WorkflowLogger { get; }
+
+    /// <summary>
+    /// Starts <paramref name="workflow"/> under <paramref name="fiberId"/>.
+    /// </summary>
+    /// <exception cref="FiberManagerException">InvalidFiberId, InvalidArgument, AlreadyExists, ConcurrencyLimitReached, ShuttingDown.</exception>
+    /// <exception cref="OperationCanceledException">The caller gave up while waiting for a permit (the pending fiber is interrupted).</exception>
+    /// <example><code>var result = await manager.StartAsync("tenant-7", "consumer", workflow, new StartOptions { Admission = AdmissionMode.Queue });</code></example>
+    public async Task<StartResult> StartAsync(
+        string fiberId,
+        string workflowName,
+        IWorkflow<TInput, TOutput> workflow,
+        StartOptions? options = null,
+        CancellationToken cancellationToken = default)
+    {
+        FiberId.Validate(fiberId);
+        ArgumentNullException.ThrowIfNull(workflow);
+        options ??= StartOptions.Default;
+        var inputCapacity = ValidateStart(workflowName, options);
+
+        while (true)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            ManagedFiber<TInput, TOutput>? toReplace = null;
+            ManagedFiber<TInput, TOutput> fiber;
+            PermitPool.Waiter? waiter = null;
+            var hasPermit = false;
+            lock (_lock)
+            {
+                ThrowIfShuttingDownLocked();
+                PruneRetentionLocked();
+                if (_live.TryGetValue(fiberId, out var existing))
+                {
+                    if (options.RequestId is not null && existing.RequestId == options.RequestId)
+                    {
+                        return new StartResult(existing.Snapshot(), Created: false);
+                    }
+
+                    switch (options.Conflict)
+                    {
+                        case IdConflictPolicy.UseExisting:
+                            return new StartResult(existing.Snapshot(), Created: false);
+                        case IdConflictPolicy.Replace:
+                            toReplace = existing;
+                            break;
+                        default:
+                            throw new FiberManagerException(FiberErrorCode.AlreadyExists, $"A fiber with id '{fiberId}' already exists ({existing.Status}).", fiberId);
+                    }
+                }
+                else if (options.RequestId is not null && _retained.TryGetValue(fiberId, out var ended) && ended.RequestId == options.RequestId)
+                {
+                    return new StartResult(ended.Snapshot(), Created: false);
+                }
+
+                if (toReplace is null)
+                {
+                    fiber = new ManagedFiber<TInput, TOutput>(this, fiberId, workflowName, workflow, options, inputCapacity);
+                    if (_permits.TryAcquire())
+                    {
+                        hasPermit = true;
+                    }
+                    else if (options.Admission == AdmissionMode.Reject)
+                    {
+                        throw ConcurrencyLimitReached(fiberId, "no permit is free");
+                    }
+                    else if (_pending >= Options.MaxPendingFibers)
+                    {
+                        throw ConcurrencyLimitReached(fiberId, $"{_pending} fibers already wait for a permit");
+                    }
+                    else
+                    {
+                        waiter = _permits.Enqueue();
+                        fiber.SetPending(waiter);
+                        _pending++;
+                    }
+
+                    _live[fiberId] = fiber;
+                }
+                else
+                {
+                    fiber = toReplace;
+                }
+            }
+
+            if (toReplace is not null)
+            {
+                Log.FiberReplacing(fiberId);
+                await toReplace.InterruptAsync(Options.InterruptGracePeriod, "replace").WaitAsync(cancellationToken).ConfigureAwait(false);
+                continue; // the old one is in retention now; register the new one
+            }
+
+            if (hasPermit)
+            {
+                fiber.StartWithPermit(_scope);
+                return new StartResult(fiber.Snapshot(), Created: true);
+            }
+
+            var started = fiber.ObservePermit();
+            if (options.Admission == AdmissionMode.Queue)
+            {
+                return new StartResult(fiber.Snapshot(), Created: true);
+            }
+
+            var timeout = options.PermitTimeout ?? Options.DefaultPermitTimeout;
+            try
+            {
+                await started.WaitAsync(timeout, TimeProvider, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception exception) when (exception is TimeoutException or OperationCanceledException)
+            {
+                if (!await fiber.TryCancelPendingAsync("permit timeout").ConfigureAwait(false))
+                {
+                    // The permit arrived just as we gave up: the fiber started; report it.
+                    return new StartResult(fiber.Snapshot(), Created: true);
+                }
+
+                if (exception is OperationCanceledException)
+                {
+                    throw;
+                }
+
+                throw ConcurrencyLimitReached(fiberId, $"no permit freed within {timeout}");
+            }
+
+            return new StartResult(fiber.Snapshot(), Created: true);
+        }
+    }
+
+    /// <summary>Offers one input to the fiber.</summary>
+    /// <exception cref="FiberManagerException">NotFound, Ended, Paused, InputQueueFull (reject mode), InvalidFiberId.</exception>
+    /// <example><code>SubmitResult r = await manager.SubmitAsync("chat-1", "hello", FullQueueMode.Reject, submitId: "msg-17");</code></example>
+    public ValueTask<SubmitResult> SubmitAsync(
+        string fiberId,
+        TInput input,
+        FullQueueMode fullQueue = FullQueueMode.Wait,
+        string? submitId = null,
+        CancellationToken cancellationToken = default)
+    {
+        if (cancellationToken.IsCancellationRequested)
+        {
+            return ValueTask.FromCanceled<SubmitResult>(cancellationToken);
+        }
+
+        return FindLive(fiberId).SubmitAsync(input, submitId, fullQueue, cancellationToken);
+    }
+
+    /// <summary>Pauses the fiber's input reader (idempotent); the item in progress finishes.</summary>
+    /// <example><code>manager.Pause("chat-1");</code></example>
+    public FiberInfo Pause(string fiberId) => FindLive(fiberId).Pause();
+
+    /// <summary>Resumes the fiber's input reader (idempotent).</summary>
+    /// <example><code>manager.Resume("chat-1");</code></example>
+    public FiberInfo Resume(string fiberId) => FindLive(fiberId).Resume();
+
+    /// <summary>
+    /// Interrupts the fiber: cancels its workflow, waits up to <paramref name="grace"/> (default:
+    /// the configured grace period) for it to stop, then abandons it. Interrupting an ended fiber
+    /// returns its final state.
+    /// </summary>
+    /// <example><code>FiberInfo final = await manager.InterruptAsync("chat-1", TimeSpan.FromSeconds(2));</code></example>
+    public async Task<FiberInfo> InterruptAsync(string fiberId, TimeSpan? grace = null, CancellationToken cancellationToken = default)
+    {
+        var fiber = Find(fiberId);
+        if (grace is { } g && g < TimeSpan.Zero)
+        {
+            throw FiberManagerException.InvalidArgument("The grace period must not be negative.");
+        }
+
+        await fiber.InterruptAsync(grace ?? Options.InterruptGracePeriod, "interrupt").WaitAsync(cancellationToken).ConfigureAwait(false);
+        return fiber.Snapshot();
+    }
+
+    /// <summary>The fiber's status (live, or ended and still retained).</summary>
+    /// <example><code>FiberInfo info = manager.GetStatus("chat-1");</code></example>
+    public FiberInfo GetStatus(string fiberId) => Find(fiberId).Snapshot();
+
+    /// <summary>
+    /// Subscribes to the fiber's events after <paramref name="afterSequence"/> (0: everything
+    /// still in the replay window, then live). Works for retained ended fibers too (replay, then
+    /// the terminated event).
+    /// </summary>
+    /// <example><code>using var subscription = manager.Subscribe("chat-1", afterSequence: lastSeen);</code></example>
+    public FiberSubscription<TOutput> Subscribe(string fiberId, ulong afterSequence = 0) =>
+        new(Find(fiberId).Hub.Subscribe(afterSequence));
+
+    /// <summary>Lists fibers (live and retained) matching <paramref name="query"/>, ordered by id, one page at a time.</summary>
+    /// <example><code>var page = manager.List(new FiberQuery { Statuses = [ManagedFiberStatus.Paused], PageSize = 50 });</code></example>
+    public FiberPage List(FiberQuery? query = null)
+    {
+        query ??= new FiberQuery();
+        if (query.PageSize < 0)
+        {
+            throw FiberManagerException.InvalidArgument("The page size must not be negative.");
+        }
+
+        var pageSize = Math.Min(query.PageSize == 0 ? DefaultPageSize : query.PageSize, Options.MaxPageSize);
+        var after = DecodePageToken(query.PageToken);
+        List<ManagedFiber<TInput, TOutput>> all;
+        lock (_lock)
+        {
+            PruneRetentionLocked();
+            all = new List<ManagedFiber<TInput, TOutput>>(_live.Count + _retained.Count);
+            all.AddRange(_live.Values);
+            foreach (var (id, fiber) in _retained)
+            {
+                if (!_live.ContainsKey(id))
+                {
+                    all.Add(fiber);
+                }
+            }
+        }
+
+        var statuses = query.Statuses is { Count: > 0 } s ? new HashSet<ManagedFiberStatus>(s) : null;
+        var matching = new List<FiberInfo>();
+        foreach (var fiber in all)
+        {
+            if (query.Workflow is { Length: > 0 } workflow && fiber.WorkflowName != workflow)
+            {
+                continue;
+            }
+
+            if (query.Labels is { Count: > 0 } labels && !labels.All(l => fiber.Labels.TryGetValue(l.Key, out var v) && v == l.Value))
+            {
+                continue;
+            }
+
+            var info = fiber.Snapshot();
+            if (statuses is null || statuses.Contains(info.Status))
+            {
+                matching.Add(info);
+            }
+        }
+
+        matching.Sort(static (a, b) => string.CompareOrdinal(a.FiberId, b.FiberId));
+        var start = after is null ? 0 : matching.FindIndex(f => string.CompareOrdinal(f.FiberId, after) > 0);
+        if (start < 0)
+        {
+            start = matching.Count;
+        }
+
+        var page = matching.Skip(start).Take(pageSize).ToList();
+        var next = start + page.Count < matching.Count ? EncodePageToken(page[^1].FiberId) : string.Empty;
+        return new FiberPage(page, next, matching.Count);
+    }
+
+    /// <summary>Changes the global concurrency limit at run time; growing starts waiting fibers at once.</summary>
+    /// <example><code>manager.SetConcurrencyLimit(2_000);</code></example>
+    public void SetConcurrencyLimit(int maxConcurrentFibers)
+    {
+        if (maxConcurrentFibers < 1)
+        {
+            throw FiberManagerException.InvalidArgument($"The concurrency limit must be at least 1 (got {maxConcurrentFibers}).");
+        }
+
+        _permits.Resize(maxConcurrentFibers);
+        Log.ConcurrencyLimitChanged(maxConcurrentFibers);
+    }
+
+    /// <summary>Counters of the manager as a whole.</summary>
+    public FiberManagerStatistics GetStatistics()
+    {
+        lock (_lock)
+        {
+            return new FiberManagerStatistics(
+                _permits.Limit,
+                _permits.InUse,
+                _permits.Waiting,
+                _live.Count,
+                _pending,
+                _retained.Count,
+                Interlocked.Read(ref _abandoned),
+                _shutdown is not null);
+        }
+    }
+
+    /// <summary>
+    /// Shuts down: stops admitting, interrupts every fiber with grace (in parallel), delivers
+    /// every terminated event, and completes when all have ended (or been abandoned).
+    /// </summary>
+    public ValueTask DisposeAsync()
+    {
+        lock (_lock)
+        {
+            _shutdown ??= ShutdownAsync();
+            return new ValueTask(_shutdown);
+        }
+    }
+
+    /// <summary>Checks the manager's invariants; throws listing every violation. For tests and diagnostics.</summary>
+    internal void CheckInvariants()
+    {
+        var errors = new List<string>();
+        lock (_lock)
+        {
+            var holding = _live.Values.Count(f => f.HoldsPermit);
+            if (holding != _permits.InUse)
+            {
+                errors.Add($"permits in use ({_permits.InUse}) != live fibers holding one ({holding})");
+            }
+
+            var pending = _live.Values.Count(f => f.Status == ManagedFiberStatus.Pending);
+            if (pending != _pending)
+            {
+                errors.Add($"pending counter ({_pending}) != pending fibers ({pending})");
+            }
+
+            foreach (var fiber in _retained.Values)
+            {
+                if (!fiber.Status.IsTerminal())
+                {
+                    errors.Add($"retained fiber {fiber.Id} is {fiber.Status}");
+                }
+            }
+
+            if (_retained.Count > Options.RetentionMaxCount)
+            {
+                errors.Add($"retained {_retained.Count} > {Options.RetentionMaxCount}");
+            }
+        }
+
+        if (errors.Count > 0)
+        {
+            throw new InvalidOperationException("Fiber manager invariants violated: " + string.Join("; ", errors));
+        }
+    }
+
+    internal void ReleasePermit() => _permits.Release();
+
+    internal void CountAbandoned() => Interlocked.Increment(ref _abandoned);
+
+    internal void OnPermitGranted(ManagedFiber<TInput, TOutput> fiber)
+    {
+        lock (_lock)
+        {
+            _pending--;
+        }
+
+        fiber.StartWithPermit(_scope);
+    }
+
+    /// <summary>The last step of a fiber's cleanup: out of the live map (if still its entry), into retention.</summary>
+    internal void MoveToRetention(ManagedFiber<TInput, TOutput> fiber)
+    {
+        lock (_lock)
+        {
+            if (_live.TryGetValue(fiber.Id, out var current) && ReferenceEquals(current, fiber))
+            {
+                _live.Remove(fiber.Id);
+            }
+
+            if (fiber.WasPendingAtEnd)
+            {
+                _pending--;
+            }
+
+            if (_retained.Remove(fiber.Id, out var older) && older.RetentionNode is not null)
+            {
+                _retentionOrder.Remove(older.RetentionNode);
+                older.RetentionNode = null;
+            }
+
+            _retained[fiber.Id] = fiber;
+            fiber.RetentionNode = _retentionOrder.AddLast(fiber);
+            PruneRetentionLocked();
+        }
+    }
+
+    private int ValidateStart(string workflowName, StartOptions options)
+    {
+        if (string.IsNullOrWhiteSpace(workflowName))
+        {
+            throw FiberManagerException.InvalidArgument("The workflow name must not be empty.");
+        }
+
+        var capacity = options.InputCapacity ?? Options.DefaultInputCapacity;
+        if (capacity < 1 || capacity > Options.MaxInputCapacity)
+        {
+            throw FiberManagerException.InvalidArgument($"The input capacity must be between 1 and {Options.MaxInputCapacity} (got {capacity}).");
+        }
+
+        if (options.PermitTimeout is { } timeout && timeout < TimeSpan.Zero)
+        {
+            throw FiberManagerException.InvalidArgument("The permit timeout must not be negative.");
+        }
+
+        if (options.Labels is { } labels)
+        {
+            if (labels.Count > Options.MaxLabels)
+            {
+                throw FiberManagerException.InvalidArgument($"At most {Options.MaxLabels} labels are allowed (got {labels.Count}).");
+            }
+
+            foreach (var (key, value) in labels)
+            {
+                if (string.IsNullOrEmpty(key) || key.Length > 63 || value is null || value.Length > 256 || key.Any(char.IsControl) || value.Any(char.IsControl))
+                {
+                    throw FiberManagerException.InvalidArgument("Label keys must be 1-63 characters and values at most 256, without control characters.");
+                }
+            }
+        }
+
+        if (options.RequestId is { Length: > 128 })
+        {
+            throw FiberManagerException.InvalidArgument("The request id must be at most 128 characters.");
+        }
+
+        var restart = options.Restart ?? RestartPolicy.Never;
+        if (restart.MaxRestarts < 0 || restart.MaxRestarts > 1_000)
+        {
+            throw FiberManagerException.InvalidArgument($"Max restarts must be between 0 and 1000 (got {restart.MaxRestarts}).");
+        }
+
+        if (restart.MaxRestarts > 0 && (restart.InitialBackoff < TimeSpan.Zero || restart.InitialBackoff > TimeSpan.FromDays(1)
+            || restart.MaxBackoff < restart.InitialBackoff || restart.MaxBackoff > TimeSpan.FromDays(1)))
+        {
+            throw FiberManagerException.InvalidArgument("The restart backoff must satisfy 0 <= initial <= max <= 1 day.");
+        }
+
+        return capacity;
+    }
+
+    private ManagedFiber<TInput, TOutput> Find(string fiberId)
+    {
+        FiberId.Validate(fiberId);
+        lock (_lock)
+        {
+            if (_live.TryGetValue(fiberId, out var fiber))
+            {
+                return fiber;
+            }
+
+            PruneRetentionLocked();
+            if (_retained.TryGetValue(fiberId, out fiber))
+            {
+                return fiber;
+            }
+        }
+
+        throw FiberManagerException.NotFound(fiberId);
+    }
+
+    /// <summary>A fiber that has not ended (one ending right now reports Ended itself, under its own lock).</summary>
+    private ManagedFiber<TInput, TOutput> FindLive(string fiberId)
+    {
+        var fiber = Find(fiberId);
+        var status = fiber.Status;
+        if (status.IsTerminal())
+        {
+            throw FiberManagerException.Ended(fiberId, status);
+        }
+
+        return fiber;
+    }
+
+    private void PruneRetentionLocked()
+    {
+        var horizon = TimeProvider.GetUtcNow() - Options.RetentionPeriod;
+        while (_retentionOrder.First is { } oldest
+            && (_retentionOrder.Count > Options.RetentionMaxCount || oldest.Value.EndedAt <= horizon))
+        {
+            _retentionOrder.RemoveFirst();
+            oldest.Value.RetentionNode = null;
+            _retained.Remove(oldest.Value.Id);
+        }
+    }
+
+    private void ThrowIfShuttingDownLocked()
+    {
+        if (_shutdown is not null)
+        {
+            throw FiberManagerException.ShuttingDown();
+        }
+    }
+
+    private async Task ShutdownAsync()
+    {
+        await Task.Yield(); // leave the manager lock before interrupting anything
+        ManagedFiber<TInput, TOutput>[] live;
+        lock (_lock)
+        {
+            live = [.. _live.Values];
+        }
+
+        Log.ShuttingDown(live.Length);
+        await Task.WhenAll(live.Select(f => f.InterruptAsync(Options.InterruptGracePeriod, "shutdown"))).ConfigureAwait(false);
+
+        // Fibers that ignored cancellation were abandoned above; do not wait for them again.
+        _ = _scope.CloseAsync();
+    }
+
+    private static FiberManagerException ConcurrencyLimitReached(string fiberId, string why) =>
+        new(FiberErrorCode.ConcurrencyLimitReached, $"Concurrency limit reached: {why}.", fiberId);
+
+    private static string EncodePageToken(string lastId) => Convert.ToBase64String(Encoding.UTF8.GetBytes("after:" + lastId));
+
+    private static string? DecodePageToken(string? token)
+    {
+        if (string.IsNullOrEmpty(token))
+        {
+            return null;
+        }
+
+        try
+        {
+            var text = Encoding.UTF8.GetString(Convert.FromBase64String(token));
+            if (text.StartsWith("after:", StringComparison.Ordinal) && FiberId.IsValid(text[6..]))
+            {
+                return text[6..];
+            }
+        }
+        catch (FormatException)
+        {
+            // reported below
+        }
+
+        throw FiberManagerException.InvalidArgument("The page token is not one this server issued.");
+    }
+}

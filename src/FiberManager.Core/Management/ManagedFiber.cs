@@ -1,0 +1,676 @@
+using System.Diagnostics;
+using FiberManager.Core.Hub;
+using Microsoft.Extensions.Logging;
+using Polly;
+using Polly.Retry;
+
+namespace FiberManager.Core.Management;
+
+/// <summary>What the hub carries for one fiber event (the hub adds sequence and time).</summary>
+internal readonly record struct EventPayload<TOutput>(
+    FiberEventKind Kind,
+    TOutput? Output,
+    ManagedFiberStatus Previous,
+    ManagedFiberStatus Current,
+    FiberTermination? Termination);
+
+/// <summary>
+/// One managed fiber: id, workflow, bounded input, broadcast output, status; run as a daemon
+/// fiber of the manager's scope while holding one permit.
+/// </summary>
+/// <remarks>
+/// Phases: Pending (waiting for a permit) → Running (a runtime fiber runs the workflow, with
+/// restarts) → Terminating → Ended. <see cref="TerminateAsync"/> is the single cleanup path,
+/// entered exactly once (an interlocked flag) from whichever way the fiber ends: the workflow
+/// returning or throwing, an interrupt whose grace expired, a pending fiber cancelled, shutdown.
+/// Cleanup order (DESIGN.md): final status; on-terminate hook (bounded); terminated event;
+/// permit released; moved to retention.
+/// Lock order: manager lock → fiber lock → hub/gate locks. The hub never calls back, so events
+/// are published under the fiber lock to keep them in the order of the state changes.
+/// </remarks>
+[DebuggerDisplay("{Id} {DebugStatus}")]
+internal sealed class ManagedFiber<TInput, TOutput>
+{
+    private readonly Lock _lock = new();
+    private readonly FiberSupervisor<TInput, TOutput> _manager;
+    private readonly IWorkflow<TInput, TOutput> _workflow;
+    private readonly RestartPolicy _restart;
+    private readonly bool _bufferWhilePaused;
+    private readonly TaskCompletionSource _ended = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private TaskCompletionSource? _started;
+    private PermitPool.Waiter? _permitWaiter;
+    private Fiber<Unit>? _fiber;
+    private bool _pending;
+    private bool _backingOff;
+    private bool _holdsPermit;
+    private bool _interruptRequested;
+    private string? _interruptReason;
+    private int _terminating;
+    private ManagedFiberStatus _finalStatus;
+    private FiberTermination? _termination;
+    private DateTimeOffset? _startedAt;
+    private DateTimeOffset? _endedAt;
+    private int _restarts;
+    private string? _lastError;
+    private long _outputs;
+    private ulong _inputSequence;
+    private long _inputsAccepted;
+    private SubmitIdMemory? _submitIds;
+
+    public ManagedFiber(
+        FiberSupervisor<TInput, TOutput> manager,
+        string id,
+        string workflowName,
+        IWorkflow<TInput, TOutput> workflow,
+        StartOptions options,
+        int inputCapacity)
+    {
+        _manager = manager;
+        _workflow = workflow;
+        Id = id;
+        WorkflowName = workflowName;
+        Args = options.Args;
+        Labels = options.Labels is { Count: > 0 } labels ? new Dictionary<string, string>(labels) : s_noLabels;
+        RequestId = options.RequestId;
+        _restart = options.Restart ?? RestartPolicy.Never;
+        _bufferWhilePaused = options.BufferWhilePaused;
+        CreatedAt = manager.TimeProvider.GetUtcNow();
+        Input = new WorkflowInput<TInput>(inputCapacity, options.StartPaused);
+        Hub = new BroadcastHub<EventPayload<TOutput>>(manager.Options.ReplayCapacity, manager.Options.SubscriberBufferCapacity, manager.TimeProvider);
+    }
+
+    private static readonly IReadOnlyDictionary<string, string> s_noLabels = new Dictionary<string, string>();
+
+    public string Id { get; }
+
+    public string WorkflowName { get; }
+
+    public object? Args { get; }
+
+    public IReadOnlyDictionary<string, string> Labels { get; }
+
+    public string? RequestId { get; }
+
+    public DateTimeOffset CreatedAt { get; }
+
+    public WorkflowInput<TInput> Input { get; }
+
+    public BroadcastHub<EventPayload<TOutput>> Hub { get; }
+
+    public ILogger Logger => _manager.WorkflowLogger;
+
+    public TimeProvider TimeProvider => _manager.TimeProvider;
+
+    /// <summary>Completes once cleanup has finished (the fiber is in retention).</summary>
+    public Task Ended => _ended.Task;
+
+    /// <summary>True while holding a permit (for the manager's invariant check).</summary>
+    public bool HoldsPermit
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _holdsPermit;
+            }
+        }
+    }
+
+
+    /// <summary>Retention bookkeeping, guarded by the manager's lock.</summary>
+    internal LinkedListNode<ManagedFiber<TInput, TOutput>>? RetentionNode { get; set; }
+
+    private string DebugStatus => Status.ToString();
+
+    public ManagedFiberStatus Status
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return StatusLocked();
+            }
+        }
+    }
+
+    /// <summary>True once the workflow was started (it got a permit and was not cancelled first).</summary>
+    public bool HasRun
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _startedAt is not null;
+            }
+        }
+    }
+
+    /// <summary>True when the fiber ended while still waiting for a permit (for the manager's pending count).</summary>
+    public bool WasPendingAtEnd { get; private set; }
+
+    public DateTimeOffset? EndedAt
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _endedAt;
+            }
+        }
+    }
+
+    /// <summary>Marks the fiber Pending on <paramref name="waiter"/>; called under the manager lock.</summary>
+    public void SetPending(PermitPool.Waiter waiter)
+    {
+        lock (_lock)
+        {
+            _pending = true;
+            _permitWaiter = waiter;
+            _started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        }
+    }
+
+    /// <summary>Starts the fiber when its permit is granted; the task completes when it started or ended.</summary>
+    public Task ObservePermit()
+    {
+        var waiter = _permitWaiter!;
+        _ = waiter.Task.ContinueWith(
+            static (_, state) => ((ManagedFiber<TInput, TOutput>)state!).OnPermitGranted(),
+            this,
+            CancellationToken.None,
+            TaskContinuationOptions.ExecuteSynchronously,
+            TaskScheduler.Default);
+        return _started!.Task;
+    }
+
+    /// <summary>
+    /// Gives up on a Pending fiber (its caller stopped waiting): true when it was still waiting
+    /// and is now ended as Interrupted; false when its permit was granted first (it runs).
+    /// </summary>
+    public async Task<bool> TryCancelPendingAsync(string reason)
+    {
+        PermitPool.Waiter? waiter;
+        lock (_lock)
+        {
+            waiter = _pending && _terminating == 0 ? _permitWaiter : null;
+        }
+
+        if (waiter is null || !waiter.TryCancel())
+        {
+            return false;
+        }
+
+        lock (_lock)
+        {
+            _interruptRequested = true;
+            _interruptReason = reason;
+        }
+
+        await TerminateAsync(ManagedFiberStatus.Interrupted, null, abandoned: false).ConfigureAwait(false);
+        return true;
+    }
+
+    /// <summary>Starts the workflow; the caller has acquired a permit for this fiber.</summary>
+    public void StartWithPermit(FiberScope scope)
+    {
+        var wasPending = false;
+        var giveBack = false;
+        lock (_lock)
+        {
+            Debug.Assert(!_holdsPermit, "a fiber holds at most one permit");
+            if (_terminating != 0)
+            {
+                // Already ending through another path: the permit is not ours to keep.
+                giveBack = true;
+                _fiber = null;
+            }
+            else if (_interruptRequested)
+            {
+                _holdsPermit = true;
+                // Interrupted while its permit was on the way: end without running.
+                _fiber = null;
+            }
+            else
+            {
+                _holdsPermit = true;
+                wasPending = _pending;
+                _pending = false;
+                _startedAt = TimeProvider.GetUtcNow();
+                _fiber = scope.Fork(RunAsync);
+                if (wasPending)
+                {
+                    PublishStatusLocked(ManagedFiberStatus.Pending, Input.IsPaused ? ManagedFiberStatus.Paused : ManagedFiberStatus.Running);
+                }
+            }
+        }
+
+        if (giveBack)
+        {
+            _manager.ReleasePermit();
+            return;
+        }
+
+        if (_fiber is null)
+        {
+            _ = TerminateAsync(ManagedFiberStatus.Interrupted, null, abandoned: false);
+        }
+
+        _started?.TrySetResult();
+        _manager.Log.FiberStarted(Id, WorkflowName);
+    }
+
+    /// <summary>
+    /// Offers one input. Accepted inputs are processed or counted as unprocessed at the end:
+    /// the ended check and the write happen under the fiber lock, and termination closes the
+    /// gate under the same lock before counting what is left.
+    /// </summary>
+    public ValueTask<SubmitResult> SubmitAsync(TInput input, string? submitId, FullQueueMode mode, CancellationToken cancellationToken)
+    {
+        ulong sequence;
+        lock (_lock)
+        {
+            if (_terminating != 0)
+            {
+                throw FiberManagerException.Ended(Id, _termination is null ? ManagedFiberStatus.Interrupted : _finalStatus);
+            }
+
+            if (Input.IsPaused && !_bufferWhilePaused)
+            {
+                throw new FiberManagerException(FiberErrorCode.Paused, $"Fiber '{Id}' is paused and does not accept input while paused.", Id);
+            }
+
+            if (submitId is not null && _submitIds is not null && _submitIds.TryGet(submitId, out var seen))
+            {
+                return new ValueTask<SubmitResult>(new SubmitResult(seen, Input.Count, Duplicate: true));
+            }
+
+            sequence = ++_inputSequence;
+            if (Input.TryWrite(input))
+            {
+                Accepted(submitId, sequence);
+                return new ValueTask<SubmitResult>(new SubmitResult(sequence, Input.Count, Duplicate: false));
+            }
+
+            // The gate is open (we are not terminating), so the write failed because the queue is full.
+            if (mode == FullQueueMode.Reject)
+            {
+                var depth = Input.Count.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                throw new FiberManagerException(
+                    FiberErrorCode.InputQueueFull,
+                    $"The input queue of fiber '{Id}' is full ({depth}/{Input.Capacity}).",
+                    Id,
+                    new Dictionary<string, string> { ["queue_depth"] = depth, ["capacity"] = Input.Capacity.ToString(System.Globalization.CultureInfo.InvariantCulture) });
+            }
+        }
+
+        return WriteWhenRoomAsync(input, submitId, sequence, cancellationToken);
+    }
+
+    private async ValueTask<SubmitResult> WriteWhenRoomAsync(TInput input, string? submitId, ulong sequence, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await Input.WriteAsync(input, cancellationToken).ConfigureAwait(false);
+        }
+        catch (System.Threading.Channels.ChannelClosedException)
+        {
+            throw FiberManagerException.Ended(Id, Status);
+        }
+
+        lock (_lock)
+        {
+            Accepted(submitId, sequence);
+            return new SubmitResult(sequence, Input.Count, Duplicate: false);
+        }
+    }
+
+    private void Accepted(string? submitId, ulong sequence)
+    {
+        _inputsAccepted++;
+        if (submitId is not null && _manager.Options.SubmitIdMemory > 0)
+        {
+            (_submitIds ??= new SubmitIdMemory(_manager.Options.SubmitIdMemory)).Add(submitId, sequence);
+        }
+    }
+
+    public FiberInfo Pause()
+    {
+        lock (_lock)
+        {
+            ThrowIfEndedLocked();
+            var before = StatusLocked();
+            if (Input.Pause() && !_pending && !_backingOff)
+            {
+                PublishStatusLocked(before, ManagedFiberStatus.Paused);
+            }
+
+            return SnapshotLocked();
+        }
+    }
+
+    public FiberInfo Resume()
+    {
+        lock (_lock)
+        {
+            ThrowIfEndedLocked();
+            if (Input.Resume() && !_pending && !_backingOff)
+            {
+                PublishStatusLocked(ManagedFiberStatus.Paused, ManagedFiberStatus.Running);
+            }
+
+            return SnapshotLocked();
+        }
+    }
+
+    public ulong PublishOutput(TOutput output)
+    {
+        if (!Hub.TryPublish(new EventPayload<TOutput>(FiberEventKind.Output, output, default, default, null), out var sequence))
+        {
+            throw new InvalidOperationException($"Fiber '{Id}' has ended; its outputs are closed.");
+        }
+
+        Interlocked.Increment(ref _outputs);
+        return sequence;
+    }
+
+    /// <summary>
+    /// Two-phase interrupt: cancel the workflow, wait <paramref name="grace"/>, then abandon it.
+    /// Completes when the fiber has ended (cleanup done).
+    /// </summary>
+    public async Task InterruptAsync(TimeSpan grace, string reason)
+    {
+        Fiber<Unit>? fiber;
+        PermitPool.Waiter? waiter;
+        lock (_lock)
+        {
+            if (_terminating != 0 || _interruptRequested)
+            {
+                fiber = null;
+                waiter = null;
+            }
+            else
+            {
+                _interruptRequested = true;
+                _interruptReason = reason;
+                fiber = _fiber;
+                waiter = _pending ? _permitWaiter : null;
+            }
+        }
+
+        if (waiter is not null && waiter.TryCancel())
+        {
+            // Never started and never will: end it here (it holds no permit).
+            await TerminateAsync(ManagedFiberStatus.Interrupted, null, abandoned: false).ConfigureAwait(false);
+            return;
+        }
+
+        if (fiber is not null)
+        {
+            fiber.Interrupt();
+            var graceTimer = Task.Delay(grace, TimeProvider);
+            if (await Task.WhenAny(_ended.Task, graceTimer).ConfigureAwait(false) != _ended.Task)
+            {
+                _manager.Log.WorkflowAbandoned(Id, WorkflowName, grace);
+                _manager.CountAbandoned();
+                await TerminateAsync(ManagedFiberStatus.Interrupted, null, abandoned: true).ConfigureAwait(false);
+            }
+        }
+
+        await _ended.Task.ConfigureAwait(false);
+    }
+
+    /// <summary>The runtime fiber's body: the workflow, restarted on failure per the policy.</summary>
+    private async Task RunAsync(FiberContext context)
+    {
+        var token = context.CancellationToken;
+        ManagedFiberStatus outcome;
+        Exception? failure = null;
+        try
+        {
+            if (_restart.MaxRestarts > 0)
+            {
+                await BuildRestartPipeline(token).ExecuteAsync(
+                    static async (self, ct) => await self.RunAttemptAsync(ct).ConfigureAwait(false),
+                    this,
+                    token).ConfigureAwait(false);
+            }
+            else
+            {
+                await RunAttemptAsync(token).ConfigureAwait(false);
+            }
+
+            outcome = ManagedFiberStatus.Completed;
+        }
+        catch (OperationCanceledException) when (token.IsCancellationRequested)
+        {
+            outcome = ManagedFiberStatus.Interrupted;
+        }
+        catch (Exception exception)
+        {
+            outcome = ManagedFiberStatus.Failed;
+            failure = exception;
+        }
+
+        await TerminateAsync(outcome, failure, abandoned: false).ConfigureAwait(false);
+    }
+
+    private async Task RunAttemptAsync(CancellationToken token)
+    {
+        int attempt;
+        lock (_lock)
+        {
+            attempt = _restarts;
+            if (_backingOff)
+            {
+                _backingOff = false;
+                PublishStatusLocked(ManagedFiberStatus.BackingOff, Input.IsPaused ? ManagedFiberStatus.Paused : ManagedFiberStatus.Running);
+            }
+        }
+
+        try
+        {
+            await _workflow.RunAsync(new WorkflowContext<TInput, TOutput>(this, token, attempt)).ConfigureAwait(false);
+        }
+        catch (Exception exception) when (exception is not OperationCanceledException || !token.IsCancellationRequested)
+        {
+            lock (_lock)
+            {
+                _lastError = exception.Message;
+            }
+
+            throw;
+        }
+    }
+
+    /// <summary>The restart schedule: Polly's retry strategy on the manager's clock.</summary>
+    private ResiliencePipeline BuildRestartPipeline(CancellationToken token)
+    {
+        return new ResiliencePipelineBuilder { TimeProvider = TimeProvider }
+            .AddRetry(new RetryStrategyOptions
+            {
+                ShouldHandle = new PredicateBuilder().Handle<Exception>(e => !(e is OperationCanceledException && token.IsCancellationRequested)),
+                MaxRetryAttempts = _restart.MaxRestarts,
+                BackoffType = DelayBackoffType.Exponential,
+                Delay = _restart.InitialBackoff,
+                MaxDelay = _restart.MaxBackoff,
+                UseJitter = _restart.UseJitter,
+                OnRetry = args =>
+                {
+                    lock (_lock)
+                    {
+                        _restarts++;
+                        _backingOff = true;
+                        PublishStatusLocked(Input.IsPaused ? ManagedFiberStatus.Paused : ManagedFiberStatus.Running, ManagedFiberStatus.BackingOff);
+                    }
+
+                    _manager.Log.WorkflowRestarting(Id, WorkflowName, args.AttemptNumber + 1, args.RetryDelay, args.Outcome.Exception);
+                    return ValueTask.CompletedTask;
+                },
+            })
+            .Build();
+    }
+
+    /// <summary>
+    /// The single termination path; runs its body exactly once however the fiber ends.
+    /// Order: final status → on-terminate hook (bounded) → terminated event → permit released → retention.
+    /// </summary>
+    public async Task TerminateAsync(ManagedFiberStatus status, Exception? failure, bool abandoned)
+    {
+        if (Interlocked.Exchange(ref _terminating, 1) != 0)
+        {
+            await _ended.Task.ConfigureAwait(false);
+            return;
+        }
+
+        Debug.Assert(status.IsTerminal(), "a fiber ends in a terminal status");
+        FiberTermination termination;
+        ManagedFiberStatus before;
+        lock (_lock)
+        {
+            before = StatusBeforeTerminalLocked();
+            var unprocessed = Input.Close();
+            _finalStatus = status;
+            _endedAt = TimeProvider.GetUtcNow();
+            WasPendingAtEnd = _pending;
+            _pending = false;
+            _backingOff = false;
+            if (failure is not null)
+            {
+                _lastError = failure.Message;
+            }
+
+            termination = new FiberTermination(status, failure, unprocessed, abandoned, status == ManagedFiberStatus.Interrupted ? _interruptReason ?? "interrupt" : null);
+            _termination = termination;
+        }
+
+        await RunTerminateHookAsync(termination).ConfigureAwait(false);
+
+        Hub.TryComplete(new EventPayload<TOutput>(FiberEventKind.Terminated, default, before, status, termination));
+
+        bool releasePermit;
+        lock (_lock)
+        {
+            releasePermit = _holdsPermit;
+            _holdsPermit = false;
+        }
+
+        if (releasePermit)
+        {
+            _manager.ReleasePermit();
+        }
+
+        _manager.MoveToRetention(this);
+        _manager.Log.FiberEnded(Id, WorkflowName, status, termination.InputsUnprocessed, failure);
+        _started?.TrySetResult();
+        _ended.TrySetResult();
+    }
+
+    private async Task RunTerminateHookAsync(FiberTermination termination)
+    {
+        var timeout = _manager.Options.TerminateHookTimeout;
+        using var cts = new CancellationTokenSource(timeout, TimeProvider);
+        try
+        {
+            await _workflow.OnTerminateAsync(termination, cts.Token).AsTask().WaitAsync(timeout, TimeProvider).ConfigureAwait(false);
+        }
+        catch (Exception exception)
+        {
+            _manager.Log.TerminateHookFailed(Id, WorkflowName, exception);
+        }
+    }
+
+    public FiberInfo Snapshot()
+    {
+        lock (_lock)
+        {
+            return SnapshotLocked();
+        }
+    }
+
+    private FiberInfo SnapshotLocked() => new()
+    {
+        FiberId = Id,
+        Workflow = WorkflowName,
+        Labels = Labels,
+        Status = StatusLocked(),
+        CreatedAt = CreatedAt,
+        StartedAt = _startedAt,
+        EndedAt = _endedAt,
+        QueueDepth = Input.Count,
+        InputCapacity = Input.Capacity,
+        InputsAccepted = _inputsAccepted,
+        InputsProcessed = Input.HandedOut,
+        OutputsPublished = Interlocked.Read(ref _outputs),
+        Subscribers = Hub.SubscriberCount,
+        Restarts = _restarts,
+        LastError = _lastError,
+        Termination = _termination,
+        LastSequence = Hub.LastSequence,
+        Paused = Input.IsPaused,
+        RequestId = RequestId,
+    };
+
+    private ManagedFiberStatus StatusLocked() =>
+        _termination is not null ? _finalStatus : StatusBeforeTerminalLocked();
+
+    private ManagedFiberStatus StatusBeforeTerminalLocked()
+    {
+        if (_pending)
+        {
+            return ManagedFiberStatus.Pending;
+        }
+
+        if (_backingOff)
+        {
+            return ManagedFiberStatus.BackingOff;
+        }
+
+        if (Input.IsPaused)
+        {
+            return ManagedFiberStatus.Paused;
+        }
+
+        return Input.IsReaderIdle ? ManagedFiberStatus.Idle : ManagedFiberStatus.Running;
+    }
+
+    private void ThrowIfEndedLocked()
+    {
+        if (_terminating != 0)
+        {
+            throw FiberManagerException.Ended(Id, _termination is null ? ManagedFiberStatus.Interrupted : _finalStatus);
+        }
+    }
+
+    private void PublishStatusLocked(ManagedFiberStatus previous, ManagedFiberStatus current)
+    {
+        if (previous != current)
+        {
+            Hub.TryPublish(new EventPayload<TOutput>(FiberEventKind.StatusChanged, default, previous, current, null), out _);
+        }
+    }
+
+    private void OnPermitGranted() => _manager.OnPermitGranted(this);
+
+    /// <summary>The last N submit ids of a fiber, for de-duplicating retried Submits.</summary>
+    private sealed class SubmitIdMemory(int capacity)
+    {
+        private readonly Dictionary<string, ulong> _sequences = new(StringComparer.Ordinal);
+        private readonly Queue<string> _order = new();
+
+        public bool TryGet(string submitId, out ulong sequence) => _sequences.TryGetValue(submitId, out sequence);
+
+        public void Add(string submitId, ulong sequence)
+        {
+            if (!_sequences.TryAdd(submitId, sequence))
+            {
+                return;
+            }
+
+            _order.Enqueue(submitId);
+            if (_order.Count > capacity)
+            {
+                _sequences.Remove(_order.Dequeue());
+            }
+        }
+    }
+}
