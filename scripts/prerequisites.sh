@@ -3,4 +3,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # (contract-test prerequisites are added here as the suites arrive)
+# buf (proto lint, in Protocol.Tests), pinned in package-lock.json.
+[ -d node_modules/@bufbuild/buf ] || npm ci --no-audit --no-fund
 exit 0

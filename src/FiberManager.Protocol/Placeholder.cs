@@ -1,2 +1,0 @@
-namespace FiberManager.Protocol;
-internal static class Placeholder { }
