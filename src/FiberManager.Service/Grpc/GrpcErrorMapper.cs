@@ -1,0 +1,89 @@
+using System.Globalization;
+using FiberManager.Core.Management;
+using FiberManager.Protocol;
+using Google.Rpc;
+
+namespace FiberManager.Service.Grpc;
+
+/// <summary>A gRPC status to send: code, message, and the ErrorInfo for <c>grpc-status-details-bin</c>.</summary>
+internal readonly record struct RpcStatus(GrpcStatusCode Code, string Message, ErrorInfo? ErrorInfo);
+
+/// <summary>
+/// The one place where exceptions become gRPC statuses. Expected failures carry their reason
+/// (see the table in <c>fibermanager.proto</c>); unexpected ones become INTERNAL with a generic
+/// message unless detailed errors are on.
+/// </summary>
+internal static class GrpcErrorMapper
+{
+    public static RpcStatus Map(Exception exception, GrpcCallContext call, bool detailedErrors, bool serverStopping)
+    {
+        switch (exception)
+        {
+            case GrpcStatusException status:
+                return new RpcStatus(status.StatusCode, status.Detail, status.ErrorInfo);
+
+            case FiberManagerException fiber:
+                return MapFiberError(fiber);
+
+            case OperationCanceledException when call.DeadlineExceeded:
+                return WithReason(GrpcStatusCode.DeadlineExceeded, "The deadline passed before the call completed.", ErrorReasons.DeadlineExceeded, null);
+
+            case OperationCanceledException when call.ClientCancelled:
+                return new RpcStatus(GrpcStatusCode.Cancelled, "The call was cancelled by the client.", null);
+
+            case OperationCanceledException when serverStopping:
+                return WithReason(GrpcStatusCode.Unavailable, "The server is shutting down.", ErrorReasons.ShuttingDown, null);
+
+            case OperationCanceledException:
+                return new RpcStatus(GrpcStatusCode.Cancelled, "The call was cancelled.", null);
+
+            case ArgumentException argument:
+                return WithReason(GrpcStatusCode.InvalidArgument, argument.Message, ErrorReasons.InvalidArgument, argument.ParamName is { } p ? new() { [ErrorMetadataKeys.Field] = p } : null);
+
+            default:
+                return new RpcStatus(GrpcStatusCode.Internal, detailedErrors ? $"{exception.GetType().Name}: {exception.Message}" : "Internal error.", null);
+        }
+    }
+
+    private static RpcStatus MapFiberError(FiberManagerException error)
+    {
+        var metadata = new Dictionary<string, string>();
+        if (error.FiberId is { } id)
+        {
+            metadata[ErrorMetadataKeys.FiberId] = id;
+        }
+
+        foreach (var (key, value) in error.Metadata)
+        {
+            metadata[key == "capacity" ? ErrorMetadataKeys.InputCapacity : key] = value;
+        }
+
+        var (code, reason) = error.Code switch
+        {
+            FiberErrorCode.NotFound => (GrpcStatusCode.NotFound, ErrorReasons.FiberNotFound),
+            FiberErrorCode.AlreadyExists => (GrpcStatusCode.AlreadyExists, ErrorReasons.FiberAlreadyExists),
+            FiberErrorCode.Paused => (GrpcStatusCode.FailedPrecondition, ErrorReasons.FiberPaused),
+            FiberErrorCode.Ended => (GrpcStatusCode.FailedPrecondition, ErrorReasons.FiberEnded),
+            FiberErrorCode.ConcurrencyLimitReached => (GrpcStatusCode.ResourceExhausted, ErrorReasons.ConcurrencyLimitReached),
+            FiberErrorCode.InputQueueFull => (GrpcStatusCode.ResourceExhausted, ErrorReasons.InputQueueFull),
+            FiberErrorCode.InvalidFiberId => (GrpcStatusCode.InvalidArgument, ErrorReasons.InvalidFiberId),
+            FiberErrorCode.InvalidArgument => (GrpcStatusCode.InvalidArgument, ErrorReasons.InvalidArgument),
+            FiberErrorCode.ShuttingDown => (GrpcStatusCode.Unavailable, ErrorReasons.ShuttingDown),
+            _ => (GrpcStatusCode.Internal, ErrorReasons.InvalidArgument),
+        };
+        return WithReason(code, error.Message, reason, metadata);
+    }
+
+    public static RpcStatus WithReason(GrpcStatusCode code, string message, string reason, Dictionary<string, string>? metadata)
+    {
+        var info = new ErrorInfo { Reason = reason, Domain = ErrorReasons.Domain };
+        if (metadata is not null)
+        {
+            info.Metadata.Add(metadata);
+        }
+
+        return new RpcStatus(code, message, info);
+    }
+
+    public static string Format(long value) => value.ToString(CultureInfo.InvariantCulture);
+}

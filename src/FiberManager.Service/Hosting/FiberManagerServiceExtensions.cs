@@ -1,0 +1,116 @@
+using FiberManager.Core.Management;
+using FiberManager.Service.Grpc;
+using FiberManager.Service.Workflows;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.Options;
+using V1 = FiberManager.Protocol.V1;
+
+namespace FiberManager.Service.Hosting;
+
+/// <summary>Wires the FiberManager service into an ASP.NET Core host.</summary>
+public static class FiberManagerServiceExtensions
+{
+    /// <summary>The configuration section of the manager's options.</summary>
+    public const string ManagerSection = "FiberManager";
+
+    /// <summary>
+    /// Registers the manager (options from <c>FiberManager</c>, validated at start), the gRPC
+    /// services, the built-in workflows <c>echo</c> and <c>aggregate</c>, and Kestrel's HTTP/2 setup.
+    /// </summary>
+    public static WebApplicationBuilder AddFiberManagerService(this WebApplicationBuilder builder)
+    {
+        var services = builder.Services;
+        services.AddOptions<FiberManagerOptions>()
+            .Bind(builder.Configuration.GetSection(ManagerSection), o => o.ErrorOnUnknownConfiguration = false)
+            .Validate(o => o.GetErrors().Count == 0, "invalid")
+            .ValidateOnStart();
+        services.AddSingleton<IValidateOptions<FiberManagerOptions>, ManagerOptionsValidator>();
+        services.AddOptions<ServerOptions>()
+            .Bind(builder.Configuration.GetSection(ServerOptions.Section), o => o.ErrorOnUnknownConfiguration = true)
+            .ValidateOnStart();
+        services.AddSingleton<IValidateOptions<ServerOptions>, ServerOptionsValidator>();
+
+        services.AddSingleton(provider => new FiberSupervisor<V1.Payload, V1.Payload>(
+            provider.GetRequiredService<IOptions<FiberManagerOptions>>().Value,
+            TimeProvider.System,
+            provider.GetRequiredService<ILoggerFactory>()));
+        services.AddWorkflow<EchoWorkflow>(EchoWorkflow.Name, "Publishes every input unchanged (JSON or binary). No args.");
+        services.AddWorkflow<AggregateWorkflow>(AggregateWorkflow.Name, "Sums JSON numbers in batches: args {\"batch_size\": 10, \"field\": \"amount\"}; publishes {batch, count, sum, mean, min, max} per batch.");
+        services.AddSingleton<IGrpcService, FiberManagerRpc>();
+        services.AddSingleton(provider =>
+        {
+            var server = provider.GetRequiredService<IOptions<ServerOptions>>().Value;
+            var lifetime = provider.GetRequiredService<IHostApplicationLifetime>();
+            return new GrpcServerContext(
+                new ServerSettings(server.MaxMessageSize, server.DetailedErrors),
+                provider.GetRequiredService<ILoggerFactory>().CreateLogger("FiberManager.Service.Grpc"),
+                lifetime.ApplicationStopping);
+        });
+        services.AddSingleton<GrpcMethodTable>();
+        services.AddHostedService<ManagerLifetime>();
+        services.Configure<HostOptions>(o => o.ShutdownTimeout = builder.Configuration.GetSection(ServerOptions.Section).Get<ServerOptions>()?.ShutdownTimeout ?? new ServerOptions().ShutdownTimeout);
+
+        builder.WebHost.ConfigureKestrel((context, kestrel) =>
+        {
+            var server = context.Configuration.GetSection(ServerOptions.Section).Get<ServerOptions>() ?? new ServerOptions();
+            kestrel.AddServerHeader = false;
+            kestrel.Limits.Http2.MaxStreamsPerConnection = Math.Max(1, server.MaxStreamsPerConnection);
+            kestrel.Limits.MinRequestBodyDataRate = null;
+            kestrel.Limits.MinResponseDataRate = null;
+            kestrel.Limits.MaxRequestBodySize = null; // enforced per message, before buffering
+            kestrel.Limits.KeepAliveTimeout = TimeSpan.FromMinutes(10);
+            if (!Uri.TryCreate(server.Url, UriKind.Absolute, out var uri))
+            {
+                return; // reported by option validation at start
+            }
+
+            void Configure(ListenOptions listen)
+            {
+                if (uri.Scheme == Uri.UriSchemeHttps && !string.IsNullOrEmpty(server.CertificatePath))
+                {
+                    listen.Protocols = HttpProtocols.Http1AndHttp2;
+                    listen.UseHttps(CertificateLoader.Load(server.CertificatePath, server.CertificateKeyPathOrPassword));
+                }
+                else
+                {
+                    // Cleartext HTTP/2 (h2c) only: Http1AndHttp2 without TLS would silently serve HTTP/1.1.
+                    listen.Protocols = HttpProtocols.Http2;
+                }
+            }
+
+            if (uri.Host is "localhost")
+            {
+                kestrel.ListenLocalhost(uri.Port, Configure);
+            }
+            else if (System.Net.IPAddress.TryParse(uri.Host, out var address))
+            {
+                kestrel.Listen(address, uri.Port, Configure);
+            }
+            else
+            {
+                kestrel.ListenAnyIP(uri.Port, Configure);
+            }
+        });
+        return builder;
+    }
+
+    /// <summary>Serves every registered gRPC method; everything else gets UNIMPLEMENTED or a short text answer.</summary>
+    public static WebApplication MapFiberManagerService(this WebApplication app)
+    {
+        var table = app.Services.GetRequiredService<GrpcMethodTable>();
+        app.Run(table.DispatchAsync);
+        return app;
+    }
+
+    private sealed class ManagerOptionsValidator : IValidateOptions<FiberManagerOptions>
+    {
+        public ValidateOptionsResult Validate(string? name, FiberManagerOptions options) =>
+            options.GetErrors() is { Count: > 0 } errors ? ValidateOptionsResult.Fail(errors) : ValidateOptionsResult.Success;
+    }
+
+    private sealed class ServerOptionsValidator : IValidateOptions<ServerOptions>
+    {
+        public ValidateOptionsResult Validate(string? name, ServerOptions options) =>
+            options.GetErrors() is { Count: > 0 } errors ? ValidateOptionsResult.Fail(errors) : ValidateOptionsResult.Success;
+    }
+}

@@ -1,0 +1,68 @@
+namespace FiberManager.Service.Hosting;
+
+/// <summary>
+/// The network side of the service, bound from <c>FiberManager:Server</c>
+/// (environment: <c>FiberManager__Server__Url</c> and so on).
+/// </summary>
+public sealed class ServerOptions
+{
+    /// <summary>The configuration section.</summary>
+    public const string Section = "FiberManager:Server";
+
+    /// <summary>Where to listen (default <c>http://127.0.0.1:50051</c>: cleartext HTTP/2 on localhost). Use <c>http://0.0.0.0:50051</c> in a container; <c>https://…</c> needs <see cref="CertificatePath"/>.</summary>
+    public string Url { get; set; } = "http://127.0.0.1:50051";
+
+    /// <summary>The largest request or response message in bytes (default 4 MiB); larger ones get RESOURCE_EXHAUSTED.</summary>
+    public int MaxMessageSize { get; set; } = 4 * 1024 * 1024;
+
+    /// <summary>Concurrent HTTP/2 streams per connection (default 10,000; Kestrel's own default of 100 would queue the 101st Subscribe silently).</summary>
+    public int MaxStreamsPerConnection { get; set; } = 10_000;
+
+    /// <summary>How long the host waits on shutdown (default 30 s). It should exceed the fiber grace period.</summary>
+    public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>A PEM or PFX certificate for TLS (empty: cleartext h2c).</summary>
+    public string? CertificatePath { get; set; }
+
+    /// <summary>The PEM private key file, or the PFX password.</summary>
+    public string? CertificateKeyPathOrPassword { get; set; }
+
+    /// <summary>Put exception messages of unexpected errors in <c>grpc-message</c> (default off: "Internal error").</summary>
+    public bool DetailedErrors { get; set; }
+
+    /// <summary>Every problem with the options (empty when valid).</summary>
+    public IReadOnlyList<string> GetErrors()
+    {
+        var errors = new List<string>();
+        if (!Uri.TryCreate(Url, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps))
+        {
+            errors.Add($"{Section}:Url must be an absolute http:// or https:// URL (got '{Url}').");
+        }
+        else if (uri.Scheme == Uri.UriSchemeHttps && string.IsNullOrEmpty(CertificatePath))
+        {
+            errors.Add($"{Section}:Url is https but {Section}:CertificatePath is not set.");
+        }
+
+        if (MaxMessageSize < 1024 || MaxMessageSize > 64 * 1024 * 1024)
+        {
+            errors.Add($"{Section}:MaxMessageSize must be between 1 KiB and 64 MiB (got {MaxMessageSize}).");
+        }
+
+        if (MaxStreamsPerConnection < 1)
+        {
+            errors.Add($"{Section}:MaxStreamsPerConnection must be at least 1 (got {MaxStreamsPerConnection}).");
+        }
+
+        if (ShutdownTimeout < TimeSpan.Zero)
+        {
+            errors.Add($"{Section}:ShutdownTimeout must not be negative (got {ShutdownTimeout}).");
+        }
+
+        if (!string.IsNullOrEmpty(CertificatePath) && !File.Exists(CertificatePath))
+        {
+            errors.Add($"{Section}:CertificatePath '{CertificatePath}' does not exist.");
+        }
+
+        return errors;
+    }
+}

@@ -1,0 +1,3 @@
+using FiberManager.Service.Hosting;
+
+FiberManagerApp.Create(args).Run();
