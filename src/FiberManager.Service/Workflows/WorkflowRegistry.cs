@@ -53,10 +53,20 @@ public static class WorkflowServiceCollectionExtensions
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(name);
         services.TryAddSingleton<WorkflowRegistry>();
+        var takesArgs = typeof(TWorkflow).GetConstructors().Any(c => c.GetParameters().Any(p => p.ParameterType == typeof(Struct)));
+        var factory = ActivatorUtilities.CreateFactory(typeof(TWorkflow), takesArgs ? [typeof(Struct)] : []);
         services.AddSingleton(new WorkflowRegistration(
             name,
             description,
-            static (provider, args) => ActivatorUtilities.CreateInstance<TWorkflow>(provider, args)));
+            (provider, args) =>
+            {
+                if (!takesArgs && args.Fields.Count > 0)
+                {
+                    throw new ArgumentException($"The workflow '{name}' takes no args (got {string.Join(", ", args.Fields.Keys)}).", nameof(args));
+                }
+
+                return (TWorkflow)factory(provider, takesArgs ? [args] : null);
+            }));
         return services;
     }
 }
