@@ -59,7 +59,9 @@ for workload in $(dotnet "$dll" list); do
 done
 
 mv "$tmp" "$out.jsonl"
-command="perf/run-all.sh${smoke:+}$( [ "$smoke" = 1 ] && echo ' --smoke')$( [ -n "$only" ] && echo " --only '$only'")"
+command="perf/run-all.sh"
+[ "$smoke" = 1 ] && command+=" --smoke"
+[ -n "$only" ] && command+=" --only '$only'"
 dotnet "$dll" report "$out.jsonl" --command "$command" > "$out.md"
 cat "$out.jsonl"
 echo "wrote $out.jsonl and $out.md" >&2
