@@ -27,7 +27,7 @@ while [ $# -gt 0 ]; do
 done
 
 if [ "$smoke" = 1 ]; then
-  requests=${requests:-4000}; warmup=1000; streams=50; events=5000; pairs=${pairs:-300}
+  requests=${requests:-2000}; warmup=500; streams=50; events=3000; pairs=${pairs:-300}
   out=perf/results/tmp/grpc-smoke
 else
   # BENCHMARKS.md: -n 200000 -c 16 -m 32 -t 1. G3 asks for 1M pairs; the default here is a

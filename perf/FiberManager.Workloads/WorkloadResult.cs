@@ -148,9 +148,11 @@ internal static class Measure
         return Math.Round(sortedTicks[rank] * 1_000_000.0 / Stopwatch.Frequency, 2);
     }
 
-    /// <summary>Adds p50/p90/p99/max (µs) of <paramref name="ticks"/> to <paramref name="result"/>.</summary>
-    public static WorkloadResult AddLatency(this WorkloadResult result, long[] ticks)
+    /// <summary>Adds p50/p90/p99/max (µs) of <paramref name="samples"/> (Stopwatch ticks) to <paramref name="result"/>.</summary>
+    public static WorkloadResult AddLatency(this WorkloadResult result, long[] samples)
     {
+        // Samples never taken (an input lost to a gap) are 0 and left out.
+        var ticks = samples.Where(t => t > 0).ToArray();
         Array.Sort(ticks);
         result.Add("latency_samples", ticks.Length);
         result.Add("p50_us", PercentileMicros(ticks, 50));
