@@ -407,8 +407,13 @@ internal sealed class ManagedFiber<TInput, TOutput>
         if (fiber is not null)
         {
             fiber.Interrupt();
-            var graceTimer = Task.Delay(grace, TimeProvider);
-            if (await Task.WhenAny(_ended.Task, graceTimer).ConfigureAwait(false) != _ended.Task)
+            try
+            {
+                // The grace timer is disposed as soon as the fiber ends (a Task.Delay would stay queued
+                // for the whole grace period, one per interrupt).
+                await _ended.Task.WaitAsync(grace, TimeProvider).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
             {
                 _manager.Log.WorkflowAbandoned(Id, WorkflowName, grace);
                 _manager.CountAbandoned();
@@ -425,6 +430,7 @@ internal sealed class ManagedFiber<TInput, TOutput>
         var token = context.CancellationToken;
         ManagedFiberStatus outcome;
         Exception? failure = null;
+        var interrupted = false;
         try
         {
             if (_restart.MaxRestarts > 0)
@@ -436,10 +442,22 @@ internal sealed class ManagedFiber<TInput, TOutput>
             }
             else
             {
-                await RunAttemptAsync(token).ConfigureAwait(false);
+                // The single attempt, awaited without rethrowing: an interrupt (the common way out)
+                // ends the workflow's task cancelled, and rethrowing that here only to catch it costs.
+                // A failure is rethrown once, below, exactly as awaiting it would.
+                var attempt = StartAttempt(token);
+                await attempt.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                if (attempt.IsCanceled && token.IsCancellationRequested)
+                {
+                    interrupted = true;
+                }
+                else
+                {
+                    attempt.GetAwaiter().GetResult();
+                }
             }
 
-            outcome = ManagedFiberStatus.Completed;
+            outcome = interrupted ? ManagedFiberStatus.Interrupted : ManagedFiberStatus.Completed;
         }
         catch (OperationCanceledException) when (token.IsCancellationRequested)
         {
@@ -454,19 +472,31 @@ internal sealed class ManagedFiber<TInput, TOutput>
         await TerminateAsync(outcome, failure, abandoned: false).ConfigureAwait(false);
     }
 
-    private async Task RunAttemptAsync(CancellationToken token)
+    /// <summary>
+    /// Starts one attempt of the workflow (without a restart policy, the only one; its failure is
+    /// recorded as the last error by <see cref="TerminateAsync"/>).
+    /// </summary>
+    private Task StartAttempt(CancellationToken token) =>
+        _workflow.RunAsync(new WorkflowContext<TInput, TOutput>(this, token, BeginAttempt()));
+
+    /// <summary>The attempt number; leaves BackingOff if a restart was waiting.</summary>
+    private int BeginAttempt()
     {
-        int attempt;
         lock (_lock)
         {
-            attempt = _restarts;
             if (_backingOff)
             {
                 _backingOff = false;
                 PublishStatusLocked(ManagedFiberStatus.BackingOff, Input.IsPaused ? ManagedFiberStatus.Paused : ManagedFiberStatus.Running);
             }
-        }
 
+            return _restarts;
+        }
+    }
+
+    private async Task RunAttemptAsync(CancellationToken token)
+    {
+        var attempt = BeginAttempt();
         try
         {
             await _workflow.RunAsync(new WorkflowContext<TInput, TOutput>(this, token, attempt)).ConfigureAwait(false);
