@@ -131,13 +131,17 @@ public readonly struct FiberContext
         });
     }
 
-    /// <summary>Waits <paramref name="delay"/> on the runtime's clock; the fiber is Suspended meanwhile. Throws when interrupted.</summary>
+    /// <summary>
+    /// Waits <paramref name="delay"/> on the runtime's clock; the fiber is Suspended meanwhile.
+    /// Throws <see cref="OperationCanceledException"/> when the fiber is interrupted. The timer
+    /// starts when the result is awaited (await it once, or call <c>AsTask()</c>).
+    /// </summary>
     /// <example><code>await ctx.DelayAsync(TimeSpan.FromSeconds(1));</code></example>
-    public Task DelayAsync(TimeSpan delay) => SuspendAsync(Task.Delay(delay, TimeProvider, CancellationToken));
+    public ValueTask DelayAsync(TimeSpan delay) => FiberDelay.Create(Fiber, delay, CancellationToken);
 
-    /// <summary>Waits until the fiber is interrupted.</summary>
+    /// <summary>Waits until the fiber is interrupted (then throws <see cref="OperationCanceledException"/>).</summary>
     /// <example><code>await ctx.NeverAsync(); // parks the fiber until it is interrupted</code></example>
-    public Task NeverAsync() => SuspendAsync(Task.Delay(Timeout.InfiniteTimeSpan, CancellationToken));
+    public ValueTask NeverAsync() => FiberDelay.Create(Fiber, Timeout.InfiniteTimeSpan, CancellationToken);
 
     /// <summary>Awaits <paramref name="task"/>, reporting the fiber as Suspended meanwhile.</summary>
     /// <example><code>await ctx.SuspendAsync(channel.Reader.WaitToReadAsync(ctx.CancellationToken).AsTask());</code></example>
