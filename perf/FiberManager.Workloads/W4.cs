@@ -17,10 +17,10 @@ internal static class W4
         await using var runtime = new FiberRuntime();
         var set = new FiberSet(runtime.GlobalScope);
         var parked = 0;
-        Func<FiberContext, Task> body = ctx =>
+        Func<FiberContext, Task> body = async ctx =>
         {
             Interlocked.Increment(ref parked);
-            return ctx.NeverAsync();
+            await ctx.NeverAsync();
         };
 
         var fibers = new Fiber<Unit>[k];

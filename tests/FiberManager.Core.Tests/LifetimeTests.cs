@@ -174,14 +174,22 @@ public sealed class LifetimeTests
             {
                 bar = inner.ForkIn(outerScope, Ticker(() => Interlocked.Increment(ref ticks)));
                 await inner.DelayAsync(3 * Second);
+                ticksAtInnerClose = Volatile.Read(ref ticks); // "The innermost scope is about to be closed."
             });
-            ticksAtInnerClose = Volatile.Read(ref ticks);
-            Assert.False(bar!.IsDone);
+            Assert.False(bar!.IsDone); // survived the inner scope's close
             await outer.DelayAsync(5 * Second);
         }));
 
         await clock.WaitForTimersAsync(2).DefaultTimeout();
-        for (var i = 0; i < 8; i++)
+        for (var i = 0; i < 3; i++)
+        {
+            clock.Advance(Second);
+        }
+
+        // The inner scope closed at 3 s; closing completes asynchronously, so wait until the
+        // program has parked on its 5 s delay (bar's next tick + that delay) before moving on.
+        await clock.WaitForTimersAsync(2).DefaultTimeout();
+        for (var i = 0; i < 5; i++)
         {
             clock.Advance(Second);
         }

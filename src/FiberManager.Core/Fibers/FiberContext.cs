@@ -131,17 +131,17 @@ public readonly struct FiberContext
         });
     }
 
-    /// <summary>Waits <paramref name="delay"/> on the runtime's clock; the fiber is Suspended meanwhile. Throws when interrupted.</summary>
+    /// <summary>
+    /// Waits <paramref name="delay"/> on the runtime's clock; the fiber is Suspended meanwhile.
+    /// Throws <see cref="OperationCanceledException"/> when the fiber is interrupted. The timer
+    /// starts when the result is awaited (await it once, or call <c>AsTask()</c>).
+    /// </summary>
     /// <example><code>await ctx.DelayAsync(TimeSpan.FromSeconds(1));</code></example>
-    public Task DelayAsync(TimeSpan delay) => SuspendAsync(Task.Delay(delay, TimeProvider, CancellationToken));
+    public ValueTask DelayAsync(TimeSpan delay) => FiberDelay.Create(Fiber, delay, CancellationToken);
 
-    /// <summary>Waits until the fiber is interrupted.</summary>
+    /// <summary>Waits until the fiber is interrupted (then throws <see cref="OperationCanceledException"/>).</summary>
     /// <example><code>await ctx.NeverAsync(); // parks the fiber until it is interrupted</code></example>
-    public Task NeverAsync()
-    {
-        var token = CancellationToken;
-        return token.IsCancellationRequested ? Task.FromCanceled(token) : NeverPromise.Park(Fiber, token);
-    }
+    public ValueTask NeverAsync() => FiberDelay.Create(Fiber, Timeout.InfiniteTimeSpan, CancellationToken);
 
     /// <summary>Awaits <paramref name="task"/>, reporting the fiber as Suspended meanwhile.</summary>
     /// <example><code>await ctx.SuspendAsync(channel.Reader.WaitToReadAsync(ctx.CancellationToken).AsTask());</code></example>
@@ -278,38 +278,6 @@ public readonly struct FiberContext
     {
         await SuspendAsync(task).ConfigureAwait(false);
         return await task.ConfigureAwait(false);
-    }
-
-    /// <summary>
-    /// The task of <see cref="NeverAsync"/>: the fiber is Suspended until its token is cancelled,
-    /// then the task ends cancelled (with that token). One registration, no timer, no async
-    /// wrapper and nothing thrown on the way; continuations run inline, as they did on Task.Delay's.
-    /// </summary>
-    private sealed class NeverPromise : TaskCompletionSource
-    {
-        private static readonly Action<object?> s_cancelled = static state =>
-        {
-            var promise = (NeverPromise)state!;
-            promise._fiber.ExitSuspended();
-            promise.TrySetCanceled(promise._token);
-        };
-
-        private readonly Fiber _fiber;
-        private readonly CancellationToken _token;
-
-        private NeverPromise(Fiber fiber, CancellationToken token)
-        {
-            _fiber = fiber;
-            _token = token;
-        }
-
-        public static Task Park(Fiber fiber, CancellationToken token)
-        {
-            var promise = new NeverPromise(fiber, token);
-            fiber.EnterSuspended();
-            token.UnsafeRegister(s_cancelled, promise); // runs at once if the token is cancelled by now
-            return promise.Task;
-        }
     }
 
     /// <summary>Completes when every fiber has ended; on the first failure, interrupts the rest first.</summary>

@@ -22,9 +22,8 @@ public static class FiberManagerServiceExtensions
         var services = builder.Services;
         services.AddOptions<FiberManagerOptions>()
             .Bind(builder.Configuration.GetSection(ManagerSection), o => o.ErrorOnUnknownConfiguration = false)
-            .Validate(o => o.GetErrors().Count == 0, "invalid")
             .ValidateOnStart();
-        services.AddSingleton<IValidateOptions<FiberManagerOptions>, ManagerOptionsValidator>();
+        services.AddSingleton<IValidateOptions<FiberManagerOptions>>(new ManagerOptionsValidator(builder.Configuration.GetSection(ManagerSection)));
         services.AddOptions<ServerOptions>()
             .Bind(builder.Configuration.GetSection(ServerOptions.Section), o => o.ErrorOnUnknownConfiguration = true)
             .ValidateOnStart();
@@ -102,10 +101,26 @@ public static class FiberManagerServiceExtensions
         return app;
     }
 
-    private sealed class ManagerOptionsValidator : IValidateOptions<FiberManagerOptions>
+    /// <summary>Checks the values, and that every key under <c>FiberManager</c> is a known option (a typo fails the start instead of being ignored).</summary>
+    private sealed class ManagerOptionsValidator(IConfigurationSection section) : IValidateOptions<FiberManagerOptions>
     {
-        public ValidateOptionsResult Validate(string? name, FiberManagerOptions options) =>
-            options.GetErrors() is { Count: > 0 } errors ? ValidateOptionsResult.Fail(errors) : ValidateOptionsResult.Success;
+        private static readonly HashSet<string> s_known = new(
+            typeof(FiberManagerOptions).GetProperties().Select(p => p.Name).Append("Server"),
+            StringComparer.OrdinalIgnoreCase);
+
+        public ValidateOptionsResult Validate(string? name, FiberManagerOptions options)
+        {
+            var errors = new List<string>(options.GetErrors());
+            foreach (var child in section.GetChildren())
+            {
+                if (!s_known.Contains(child.Key))
+                {
+                    errors.Add($"{ManagerSection}:{child.Key} is not a FiberManager option (known: {string.Join(", ", s_known.Order(StringComparer.Ordinal))}).");
+                }
+            }
+
+            return errors.Count > 0 ? ValidateOptionsResult.Fail(errors) : ValidateOptionsResult.Success;
+        }
     }
 
     private sealed class ServerOptionsValidator : IValidateOptions<ServerOptions>

@@ -8,6 +8,12 @@ namespace FiberManager.Core.Tests.Testing;
 /// a timer's callback runs before the next one is examined, so continuations that run inline
 /// (as awaits of Task.Delay do) settle before later timers fire.
 /// </summary>
+/// <remarks>
+/// Callbacks run with no <see cref="SynchronizationContext"/> and on the default task scheduler:
+/// the test thread has xunit's context, and .NET does not inline an await continuation under a
+/// non-default context or scheduler — it would queue it to the thread pool, and a later
+/// <see cref="Advance"/> could then overtake the fiber.
+/// </remarks>
 [DebuggerDisplay("{_now} Timers = {ActiveTimerCount}")]
 public sealed class ManualTimeProvider : TimeProvider
 {
@@ -99,7 +105,21 @@ public sealed class ManualTimeProvider : TimeProvider
                 next.DueAt = next.Period > TimeSpan.Zero ? _now + next.Period : null;
             }
 
-            next.Fire();
+            var context = SynchronizationContext.Current;
+            SynchronizationContext.SetSynchronizationContext(null);
+            try
+            {
+                // Run on this thread as a task of the default scheduler: .NET inlines await
+                // continuations only when both the synchronization context and the current
+                // task scheduler are the defaults.
+                var fire = new Task(next.Fire);
+                fire.RunSynchronously(TaskScheduler.Default);
+                fire.GetAwaiter().GetResult();
+            }
+            finally
+            {
+                SynchronizationContext.SetSynchronizationContext(context);
+            }
         }
     }
 

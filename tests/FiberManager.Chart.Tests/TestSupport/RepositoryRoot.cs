@@ -1,0 +1,22 @@
+namespace FiberManager.Chart.Tests.TestSupport;
+
+/// <summary>Finds the repository root: the nearest directory above the test binaries holding FiberManager.sln.</summary>
+internal static class RepositoryRoot
+{
+    public static string Path { get; } = Find();
+
+    public static string Combine(params string[] parts) => System.IO.Path.Combine([Path, .. parts]);
+
+    private static string Find()
+    {
+        for (DirectoryInfo? dir = new(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(System.IO.Path.Combine(dir.FullName, "FiberManager.sln")))
+            {
+                return dir.FullName;
+            }
+        }
+
+        throw new InvalidOperationException($"No FiberManager.sln above {AppContext.BaseDirectory}.");
+    }
+}
