@@ -430,7 +430,6 @@ internal sealed class ManagedFiber<TInput, TOutput>
         var token = context.CancellationToken;
         ManagedFiberStatus outcome;
         Exception? failure = null;
-        var interrupted = false;
         try
         {
             if (_restart.MaxRestarts > 0)
@@ -447,17 +446,14 @@ internal sealed class ManagedFiber<TInput, TOutput>
                 // A failure is rethrown once, below, exactly as awaiting it would.
                 var attempt = StartAttempt(token);
                 await attempt.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-                if (attempt.IsCanceled && token.IsCancellationRequested)
-                {
-                    interrupted = true;
-                }
-                else
+                if (!(attempt.IsCanceled && token.IsCancellationRequested))
                 {
                     attempt.GetAwaiter().GetResult();
                 }
             }
 
-            outcome = interrupted ? ManagedFiberStatus.Interrupted : ManagedFiberStatus.Completed;
+            // A workflow that returns once cancelled was interrupted all the same (and keeps the reason).
+            outcome = token.IsCancellationRequested ? ManagedFiberStatus.Interrupted : ManagedFiberStatus.Completed;
         }
         catch (OperationCanceledException) when (token.IsCancellationRequested)
         {
