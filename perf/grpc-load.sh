@@ -27,12 +27,12 @@ while [ $# -gt 0 ]; do
 done
 
 if [ "$smoke" = 1 ]; then
-  requests=${requests:-2000}; warmup=500; streams=50; events=3000; pairs=${pairs:-300}
+  requests=${requests:-2000}; warmup=1; streams=50; events=3000; pairs=${pairs:-300}
   out=perf/results/tmp/grpc-smoke
 else
   # BENCHMARKS.md: -n 200000 -c 16 -m 32 -t 1. G3 asks for 1M pairs; the default here is a
   # bounded 100k (about a minute or two on 2 cores); pass --pairs 1000000 for the full count.
-  requests=${requests:-200000}; warmup=30000; streams=1000; events=200000; pairs=${pairs:-100000}
+  requests=${requests:-200000}; warmup=8; streams=1000; events=200000; pairs=${pairs:-100000}
   out=perf/results/grpc-latest
 fi
 clients=16 streams_per_client=32
@@ -103,11 +103,11 @@ results="$out.jsonl.partial"
 failed=0
 submit=/fibermanager.v1.FiberManager/Submit
 
-# g1_run NAME URL N [extra h2load args...]: h2load with the pre-framed body, one JSON line.
+# g1_run NAME BODY URL N [extra h2load args...]: h2load with a pre-framed body, one JSON line.
 g1_run() {
-  local name=$1 url=$2 n=$3; shift 3
+  local name=$1 body=$2 url=$3 n=$4; shift 4
   rm -f "$work/$name.tsv"
-  h2load -d "$work/body.bin" -H content-type:application/grpc -H te:trailers \
+  h2load -d "$work/$body" -H content-type:application/grpc -H te:trailers \
     -n "$n" -c "$clients" -m "$streams_per_client" -t 1 --log-file="$work/$name.tsv" "$@" "$url" > "$work/$name.out" 2>&1 || true
   grep -E '^(finished|requests|status codes)' "$work/$name.out" >&2 || cat "$work/$name.out" >&2
   loadclient h2log "$work/$name.tsv" --summary "$work/$name.out" --name "$name"
@@ -129,24 +129,31 @@ with_status() { # append "grpc_status":<bool> to a JSON line
 
 if [ -z "$only" ] || [ "$only" = g1 ]; then
   echo "== G1 unary Submit: h2load -n $requests -c $clients -m $streams_per_client -t 1" >&2
-  loadclient start --url "http://127.0.0.1:$svc_port" --fiber g1
+  # One echo fiber takes every request (h2load sends one body). Its input capacity (1024) covers
+  # the 512 concurrent streams, so Submit never waits for room; a second fiber with the default
+  # capacity (64) is measured too (there most Submits wait for the queue, one more thread hop each).
+  loadclient start --url "http://127.0.0.1:$svc_port" --fiber g1 --capacity 1024
+  loadclient start --url "http://127.0.0.1:$svc_port" --fiber g1-default
   loadclient body --fiber g1 --out "$work/body.bin"
+  loadclient body --fiber g1-default --out "$work/body-default.bin"
   svc_ok=$(grpc_ok service "http://127.0.0.1:$svc_port$submit")
   raw_ok=$(grpc_ok raw "http://127.0.0.1:$raw_port$submit")
   node_ok=$(grpc_ok node "http://127.0.0.1:$node_port$submit")
-  for target in "service $svc_port" "raw $raw_port" "node $node_port"; do # warm-up (tiered JIT, V8)
+  # Warm-up, $warmup s each (tiered JIT: on a busy machine tier-1 code takes a while to arrive; V8).
+  for target in "body.bin $svc_port" "body-default.bin $svc_port" "body.bin $raw_port" "body.bin $node_port"; do
     set -- $target
-    h2load -d "$work/body.bin" -H content-type:application/grpc -H te:trailers -n "$warmup" -c "$clients" -m "$streams_per_client" -t 1 \
+    h2load -d "$work/$1" -H content-type:application/grpc -H te:trailers -D "$warmup" -c "$clients" -m "$streams_per_client" -t 1 \
       "http://127.0.0.1:$2$submit" > /dev/null 2>&1 || true
   done
-  line=$(g1_run g1.service "http://127.0.0.1:$svc_port$submit" "$requests"); with_status "$line" "$svc_ok" | tee -a "$results"
+  line=$(g1_run g1.service body.bin "http://127.0.0.1:$svc_port$submit" "$requests"); with_status "$line" "$svc_ok" | tee -a "$results"
   svc_rps=$(sed -E 's/.*"ops_per_sec":([0-9.]+).*/\1/' <<< "$line")
-  line=$(g1_run g1.raw-kestrel "http://127.0.0.1:$raw_port$submit" "$requests"); with_status "$line" "$raw_ok" | tee -a "$results"
-  line=$(g1_run g1.node-grpc-js "http://127.0.0.1:$node_port$submit" "$requests"); with_status "$line" "$node_ok" | tee -a "$results"
+  line=$(g1_run g1.raw-kestrel body.bin "http://127.0.0.1:$raw_port$submit" "$requests"); with_status "$line" "$raw_ok" | tee -a "$results"
+  line=$(g1_run g1.service.default-capacity body-default.bin "http://127.0.0.1:$svc_port$submit" "$requests"); with_status "$line" "$svc_ok" | tee -a "$results"
+  line=$(g1_run g1.node-grpc-js body.bin "http://127.0.0.1:$node_port$submit" "$requests"); with_status "$line" "$node_ok" | tee -a "$results"
   # Half load: half the measured rate, spread over the clients, for about 10 s (2 s with --smoke).
   per_client=$(awk -v r="$svc_rps" -v c="$clients" 'BEGIN { x = int(r / 2 / c); print (x < 1 ? 1 : x) }')
   half_n=$(awk -v r="$svc_rps" -v s="$([ "$smoke" = 1 ] && echo 2 || echo 10)" 'BEGIN { x = int(r / 2 * s); print (x < 100 ? 100 : x) }')
-  line=$(g1_run g1.service.half-load "http://127.0.0.1:$svc_port$submit" "$half_n" --rps="$per_client"); with_status "$line" "$svc_ok" | tee -a "$results"
+  line=$(g1_run g1.service.half-load body.bin "http://127.0.0.1:$svc_port$submit" "$half_n" --rps="$per_client"); with_status "$line" "$svc_ok" | tee -a "$results"
   for ok in "$svc_ok" "$raw_ok" "$node_ok"; do [ "$ok" = true ] || failed=1; done
 fi
 

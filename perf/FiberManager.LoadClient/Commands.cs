@@ -22,10 +22,10 @@ internal static class Commands
         return 0;
     }
 
-    public static async Task<int> StartAsync(Uri url, string fiberId)
+    public static async Task<int> StartAsync(Uri url, string fiberId, int inputCapacity)
     {
         using var client = new FiberManagerClient(url);
-        await client.StartAsync(new StartRequest { FiberId = fiberId, Workflow = "echo", ConflictPolicy = ConflictPolicy.UseExisting }).ConfigureAwait(false);
+        await client.StartAsync(new StartRequest { FiberId = fiberId, Workflow = "echo", ConflictPolicy = ConflictPolicy.UseExisting, InputCapacity = (uint)inputCapacity }).ConfigureAwait(false);
         return 0;
     }
 

@@ -3,7 +3,7 @@ using FiberManager.LoadClient;
 
 // Usage (all output is one JSON line on stdout unless stated):
 //   body --fiber ID --out FILE            a framed SubmitRequest (5-byte prefix + message) for h2load -d
-//   start --url URL --fiber ID            starts an echo fiber (no output)
+//   start --url URL --fiber ID [--capacity N]   starts an echo fiber (input capacity N; 0: the server's default)
 //   port                                  a free loopback TCP port (plain text)
 //   h2log LOG --summary OUT [--name N]    h2load's summary (OUT: its stdout) + percentiles of its --log-file (µs)
 //   report FILE                           the markdown table of a grpc results JSONL (plain text)
@@ -20,7 +20,7 @@ try
     return args[0] switch
     {
         "body" => Commands.Body(Require(args, "--fiber"), Require(args, "--out")),
-        "start" => await Commands.StartAsync(new Uri(Require(args, "--url")), Require(args, "--fiber")).ConfigureAwait(false),
+        "start" => await Commands.StartAsync(new Uri(Require(args, "--url")), Require(args, "--fiber"), Int(args, "--capacity", 0)).ConfigureAwait(false),
         "port" => Commands.FreePort(),
         "h2log" => Commands.H2Log(args[1], Option(args, "--summary"), Option(args, "--name") ?? "h2load"),
         "report" => GrpcReport.Render(args[1], Option(args, "--command")),
