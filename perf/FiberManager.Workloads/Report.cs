@@ -41,30 +41,34 @@ internal static class Report
         }
 
         md.AppendLine();
-        md.AppendLine("| workload | metric | FiberManager | bare .NET (same run) | FM / bare | Effect-TS ref | FM / Effect | goal | met |");
-        md.AppendLine("|---|---|---:|---:|---:|---:|---:|---|---|");
+        md.AppendLine("FM / bare compares the two variants of one workload run back to back in this invocation (fresh process each).");
+        md.AppendLine("\"Idle-machine estimate\" = (FM / bare) × the bare-.NET reference of BENCHMARKS.md: this machine may be busy,");
+        md.AppendLine("and the same-run ratio carries over where absolute figures do not. Goals on absolute figures are judged on it (marked est.).");
+        md.AppendLine();
+        md.AppendLine("| workload | metric | FiberManager | bare .NET (same run) | FM / bare | bare ref (BENCHMARKS.md) | idle-machine estimate | Effect-TS ref | est. FM / Effect | goal | met |");
+        md.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|---:|---|---|");
 
-        Row(md, rows, "W1.set", "fibers/s ↑", "w1.set", "w1.set.bare", "ops_per_sec", 200_000, higherIsBetter: true,
-            "≥ 0.6 × bare, ≥ 10 × Effect", (fm, bare) => fm >= 0.6 * bare && fm >= 10 * 200_000);
-        Row(md, rows, "W1.forkjoin", "fibers/s ↑", "w1.forkjoin", "w1.forkjoin.bare", "ops_per_sec", 80_000, higherIsBetter: true,
-            "≥ 0.6 × bare, ≥ 10 × Effect", (fm, bare) => fm >= 0.6 * bare && fm >= 10 * 80_000);
-        Row(md, rows, "W2 (K idle)", "heap bytes / fiber ↓", "w2", "w2.bare", "heap_bytes_per_fiber", 11_000, higherIsBetter: false,
-            "≤ 2,500 B", (fm, _) => fm <= 2_500);
-        Row(md, rows, "W2 (K idle)", "RSS bytes / fiber ↓", "w2", "w2.bare", "rss_bytes_per_fiber", null, higherIsBetter: false, "—", null);
-        Row(md, rows, "W2 create", "fibers/s ↑", "w2", "w2.bare", "ops_per_sec", 100_000 / 6.3, higherIsBetter: true,
-            "≥ 500k/s", (fm, _) => fm >= 500_000);
-        Row(md, rows, "W2.teardown", "seconds ↓", "w2.teardown", "w2.teardown.bare", "seconds", null, higherIsBetter: false, "—", null);
-        Row(md, rows, "W3 (F fibers)", "inputs/s ↑", "w3", "w3.bare", "ops_per_sec", 90_000, higherIsBetter: true,
-            "≥ 0.5 × bare", (fm, bare) => fm >= 0.5 * bare);
-        Row(md, rows, "W3 (F fibers)", "p50 µs ↓", "w3", "w3.bare", "p50_us", null, higherIsBetter: false, "—", null);
-        Row(md, rows, "W3 (F fibers)", "p99 µs ↓", "w3", "w3.bare", "p99_us", null, higherIsBetter: false, "—", null);
-        Row(md, rows, "W3.pingpong", "p50 µs ↓", "w3.pingpong", "w3.pingpong.bare", "p50_us", 23, higherIsBetter: false,
-            "≤ 5 µs", (fm, _) => fm <= 5);
-        Row(md, rows, "W3.pingpong", "p99 µs ↓", "w3.pingpong", "w3.pingpong.bare", "p99_us", null, higherIsBetter: false, "—", null);
-        Row(md, rows, "W3.pingpong", "pings/s ↑", "w3.pingpong", "w3.pingpong.bare", "ops_per_sec", null, higherIsBetter: true, "—", null);
-        Row(md, rows, "W4 clear K", "seconds ↓ vs no-exception bare", "w4", "w4.bare", "seconds", 1.1, higherIsBetter: false, "—", null);
-        Row(md, rows, "W4 clear K", "seconds ↓ vs one-exception bare", "w4", "w4.bare.exception", "seconds", 1.1, higherIsBetter: false,
-            "≤ bare with one exception per task", (fm, bare) => fm <= bare);
+        Row(md, rows, "W1.set", "fibers/s ↑", "w1.set", "w1.set.bare", "ops_per_sec", 2_200_000, 200_000,
+            "≥ 0.6 × bare, ≥ 10 × Effect", (fm, bare, est) => Judge(fm >= 0.6 * bare && est >= 10 * 200_000, est: true));
+        Row(md, rows, "W1.forkjoin", "fibers/s ↑", "w1.forkjoin", "w1.forkjoin.bare", "ops_per_sec", 2_200_000, 80_000,
+            "≥ 0.6 × bare, ≥ 10 × Effect", (fm, bare, est) => Judge(fm >= 0.6 * bare && est >= 10 * 80_000, est: true));
+        Row(md, rows, "W2 (K idle)", "heap bytes / fiber ↓", "w2", "w2.bare", "heap_bytes_per_fiber", null, 11_000,
+            "≤ 2,500 B", (fm, _, _) => Judge(fm <= 2_500, est: false));
+        Row(md, rows, "W2 (K idle)", "RSS bytes / fiber ↓", "w2", "w2.bare", "rss_bytes_per_fiber", null, null, "—", null);
+        Row(md, rows, "W2 create", "fibers/s ↑", "w2", "w2.bare", "ops_per_sec", 100_000 / 0.55, 100_000 / 6.3,
+            "≥ 500k/s", (_, _, est) => Judge(est >= 500_000, est: true));
+        Row(md, rows, "W2.teardown", "seconds ↓", "w2.teardown", "w2.teardown.bare", "seconds", null, null, "—", null);
+        Row(md, rows, "W3 (F fibers)", "inputs/s ↑", "w3", "w3.bare", "ops_per_sec", 7_000_000, 90_000,
+            "≥ 0.5 × bare", (fm, bare, _) => Judge(fm >= 0.5 * bare, est: false));
+        Row(md, rows, "W3 (F fibers)", "p50 µs ↓", "w3", "w3.bare", "p50_us", null, null, "—", null);
+        Row(md, rows, "W3 (F fibers)", "p99 µs ↓", "w3", "w3.bare", "p99_us", null, null, "—", null);
+        Row(md, rows, "W3.pingpong", "p50 µs ↓", "w3.pingpong", "w3.pingpong.bare", "p50_us", 1.3, 23,
+            "≤ 5 µs", (fm, _, est) => fm <= 5 ? "yes" : Judge(est <= 5, est: true));
+        Row(md, rows, "W3.pingpong", "p99 µs ↓", "w3.pingpong", "w3.pingpong.bare", "p99_us", null, null, "—", null);
+        Row(md, rows, "W3.pingpong", "pings/s ↑", "w3.pingpong", "w3.pingpong.bare", "ops_per_sec", null, null, "—", null);
+        Row(md, rows, "W4 clear K", "seconds ↓ (vs bare, no exception)", "w4", "w4.bare", "seconds", 0.025, 1.1, "—", null);
+        Row(md, rows, "W4 clear K", "seconds ↓ (vs bare, one exception per task)", "w4", "w4.bare.exception", "seconds", 0.3, 1.1,
+            "≤ bare with one exception per task", (fm, bare, _) => Judge(fm <= bare, est: false));
 
         md.AppendLine();
         md.AppendLine("Every run (one fresh process each):");
@@ -98,20 +102,22 @@ internal static class Report
         string fmName,
         string bareName,
         string field,
+        double? bareReference,
         double? effect,
-        bool higherIsBetter,
         string goal,
-        Func<double, double, bool>? met)
+        Func<double, double, double, string>? met)
     {
         double? fm = Value(rows, fmName, field);
         double? bare = Value(rows, bareName, field);
-        var ratio = fm is { } a && bare is { } b && b != 0 ? (a / b).ToString("0.00", s_inv) : "—";
-        var effectRatio = fm is { } c && effect is { } e && e != 0 ? (c / e).ToString(c / e >= 10 ? "0" : "0.00", s_inv) : "—";
-        var isMet = met is null || fm is null || bare is null ? "" : met(fm.Value, bare.Value) ? "yes" : "**no**";
-        _ = higherIsBetter; // the arrow in the metric says which way is better
+        double? ratio = fm is { } a && bare is { } b && b != 0 ? a / b : null;
+        double? estimate = ratio is { } r && bareReference is { } reference ? r * reference : fm;
+        var effectRatio = estimate is { } c && effect is { } e && e != 0 ? (c / e).ToString(c / e >= 10 ? "0" : "0.00", s_inv) : "—";
+        var isMet = met is null || fm is null || bare is null ? "" : met(fm.Value, bare.Value, estimate ?? fm.Value);
         md.AppendLine(CultureInfo.InvariantCulture,
-            $"| {workload} | {metric} | {Format(fm)} | {Format(bare)} | {ratio} | {Format(effect)} | {effectRatio} | {goal} | {isMet} |");
+            $"| {workload} | {metric} | {Format(fm)} | {Format(bare)} | {(ratio is { } x ? x.ToString("0.00", s_inv) : "—")} | {Format(bareReference)} | {(bareReference is null ? "—" : Format(estimate))} | {Format(effect)} | {effectRatio} | {goal} | {isMet} |");
     }
+
+    private static string Judge(bool met, bool est) => (met ? "yes" : "**no**") + (est ? " (est.)" : string.Empty);
 
     private static double? Value(Dictionary<string, JsonElement> rows, string name, string field) =>
         rows.TryGetValue(name, out var row) && row.TryGetProperty(field, out var value) && value.ValueKind == JsonValueKind.Number
