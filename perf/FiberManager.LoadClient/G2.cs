@@ -102,9 +102,20 @@ internal static class G2
             var submitted = watch.Elapsed.TotalSeconds;
             var complete = await Task.WhenAny(allReceived.Task, Task.Delay(TimeSpan.FromSeconds(60))).ConfigureAwait(false) == allReceived.Task;
             watch.Stop();
+            if (!complete)
+            {
+                Console.Error.WriteLine($"g2: only {Volatile.Read(ref received)} events (+{Volatile.Read(ref lost)} in gaps) of {events} arrived within 60 s after the last submit");
+            }
 
             await stop.CancelAsync().ConfigureAwait(false);
-            await Task.WhenAll(readers).WaitAsync(TimeSpan.FromSeconds(30)).ConfigureAwait(false);
+            try
+            {
+                await Task.WhenAll(readers).WaitAsync(TimeSpan.FromSeconds(30)).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is TimeoutException or GrpcStatusException)
+            {
+                Console.Error.WriteLine($"g2: the Subscribe streams did not all end within 30 s of cancelling them: {e.Message}");
+            }
 
             var sorted = latencies.Where(l => l > 0).Select(l => l * 1_000_000 / Stopwatch.Frequency).ToList();
             sorted.Sort();
@@ -135,9 +146,9 @@ internal static class G2
                 {
                     await clients[i % connections].InterruptAsync(ids[i]).ConfigureAwait(false);
                 }
-                catch (GrpcStatusException)
+                catch (GrpcStatusException e)
                 {
-                    // already gone
+                    Console.Error.WriteLine($"g2 cleanup: interrupt {ids[i]}: {e.Message}");
                 }
             }).ConfigureAwait(false);
             foreach (var client in clients)
