@@ -1,8 +1,50 @@
 #!/usr/bin/env bash
-# Installs what the test suites need and is missing. Idempotent: does nothing when all is there.
+# Installs what the test suites need and is missing. Idempotent: does nothing when all is there,
+# so it also runs as a non-root user on a machine that already has everything. In CI it runs as
+# root on a fresh Debian 12 machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# (contract-test prerequisites are added here as the suites arrive)
-# buf (proto lint, in Protocol.Tests), pinned in package-lock.json.
-[ -d node_modules/@bufbuild/buf ] || npm ci --no-audit --no-fund
+
+# Contract tests (tests/contract): the real third-party gRPC peers and tools.
+#   python3-grpcio, python3-protobuf          the Python peer (run with /usr/bin/python3)
+#   protobuf-compiler, protobuf-compiler-grpc protoc + grpc_python_plugin (stubs generated at test time)
+#   grpc-proto                                the standard health and reflection protos
+apt_packages=(python3-grpcio python3-protobuf protobuf-compiler protobuf-compiler-grpc grpc-proto)
+missing=()
+for package in "${apt_packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$package")
+  fi
+done
+
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "prerequisites: installing ${missing[*]} (apt)"
+  if [ "$(id -u)" -eq 0 ]; then
+    sudo=()
+  elif command -v sudo >/dev/null 2>&1; then
+    sudo=(sudo)
+  else
+    echo "prerequisites: ${missing[*]} missing and not running as root; install them with apt-get" >&2
+    exit 1
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo[@]}" apt-get update -qq
+  "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# npm tools pinned in package.json/package-lock.json: buf (proto lint, buf curl) and the Node
+# peer (@grpc/grpc-js, @grpc/proto-loader). `npm ci` when any of them is missing or at another version.
+npm_current() {
+  node -e '
+    const fs = require("fs");
+    const wanted = require("./package.json").devDependencies;
+    for (const [name, version] of Object.entries(wanted)) {
+      const file = `node_modules/${name}/package.json`;
+      if (!fs.existsSync(file) || JSON.parse(fs.readFileSync(file, "utf8")).version !== version) process.exit(1);
+    }'
+}
+if ! npm_current; then
+  echo "prerequisites: npm ci"
+  npm ci --no-audit --no-fund
+fi
 exit 0
