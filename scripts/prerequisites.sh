@@ -8,8 +8,9 @@ cd "$(dirname "$0")/.."
 # Contract tests (tests/contract): the real third-party gRPC peers and tools.
 #   python3-grpcio, python3-protobuf          the Python peer (run with /usr/bin/python3)
 #   protobuf-compiler, protobuf-compiler-grpc protoc + grpc_python_plugin (stubs generated at test time)
+#   libprotobuf-dev                           the well-known types protoc imports (google/protobuf/*.proto)
 #   grpc-proto                                the standard health and reflection protos
-apt_packages=(python3-grpcio python3-protobuf protobuf-compiler protobuf-compiler-grpc grpc-proto)
+apt_packages=(python3-grpcio python3-protobuf protobuf-compiler protobuf-compiler-grpc libprotobuf-dev grpc-proto)
 missing=()
 for package in "${apt_packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed'; then
