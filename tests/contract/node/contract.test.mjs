@@ -12,7 +12,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { after, afterEach, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import grpc from '@grpc/grpc-js';
 import protoLoader from '@grpc/proto-loader';
@@ -44,7 +44,7 @@ const unique = (prefix) => `node-${prefix}-${randomUUID().slice(0, 10)}`;
 let fm;
 let health;
 let reflection;
-const started = [];
+const started = []; // fibers the running test started
 
 function unary(client, method, request, options = deadline()) {
   return new Promise((resolve, reject) => {
@@ -162,10 +162,19 @@ before(async () => {
   });
 });
 
-after(async () => {
-  for (const fiberId of started) {
-    await unary(fm, 'Interrupt', { fiber_id: fiberId }).catch(() => {});
+// Each test interrupts the fibers it started, so that no test runs into the concurrency limit
+// because of another's leftovers.
+afterEach(async () => {
+  for (const fiberId of started.splice(0)) {
+    await unary(fm, 'Interrupt', { fiber_id: fiberId }).catch((error) => {
+      if (error.code !== Code.NOT_FOUND) {
+        throw error;
+      }
+    });
   }
+});
+
+after(() => {
   fm.close();
   health.close();
   reflection.close();
