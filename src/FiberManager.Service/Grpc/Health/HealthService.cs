@@ -11,9 +11,9 @@ namespace FiberManager.Service.Grpc.Health;
 /// </summary>
 /// <remarks>
 /// Check answers an unknown service with NOT_FOUND. Watch sends the current status at once
-/// (SERVICE_UNKNOWN for an unknown service, and keeps the stream open, as the protocol asks);
-/// when the host starts stopping, it sends NOT_SERVING and ends the stream with OK, so watchers
-/// see the change instead of a reset connection.
+/// (SERVICE_UNKNOWN for an unknown service, and keeps the stream open, as the protocol asks).
+/// When the host starts stopping, Watch sends NOT_SERVING (for a known service) and ends the
+/// stream with OK, so watchers see the change instead of a reset connection.
 /// </remarks>
 internal sealed class HealthService(IHostApplicationLifetime lifetime) : IGrpcService
 {
