@@ -1,5 +1,7 @@
 using FiberManager.Core.Management;
 using FiberManager.Service.Grpc;
+using FiberManager.Service.Grpc.Health;
+using FiberManager.Service.Grpc.Reflection;
 using FiberManager.Service.Workflows;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Options;
@@ -15,7 +17,8 @@ public static class FiberManagerServiceExtensions
 
     /// <summary>
     /// Registers the manager (options from <c>FiberManager</c>, validated at start), the gRPC
-    /// services, the built-in workflows <c>echo</c> and <c>aggregate</c>, and Kestrel's HTTP/2 setup.
+    /// services (FiberManager, health, server reflection v1 and v1alpha), the built-in workflows
+    /// <c>echo</c> and <c>aggregate</c>, and Kestrel's HTTP/2 setup.
     /// </summary>
     public static WebApplicationBuilder AddFiberManagerService(this WebApplicationBuilder builder)
     {
@@ -36,6 +39,9 @@ public static class FiberManagerServiceExtensions
         services.AddWorkflow<EchoWorkflow>(EchoWorkflow.Name, "Publishes every input unchanged (JSON or binary). No args.");
         services.AddWorkflow<AggregateWorkflow>(AggregateWorkflow.Name, "Sums JSON numbers in batches: args {\"batch_size\": 10, \"field\": \"amount\"}; publishes {batch, count, sum, mean, min, max} per batch.");
         services.AddSingleton<IGrpcService, FiberManagerRpc>();
+        services.AddSingleton<IGrpcService, HealthService>();
+        services.AddSingleton(new DescriptorIndex(DescriptorIndex.ServedFiles));
+        services.AddSingleton<IGrpcService, ServerReflectionService>();
         services.AddSingleton(provider =>
         {
             var server = provider.GetRequiredService<IOptions<ServerOptions>>().Value;
