@@ -8,14 +8,20 @@ using Microsoft.Extensions.Logging;
 
 namespace FiberManager.Service.Grpc;
 
-/// <summary>What every call handler shares: limits, logging, and whether the server is stopping.</summary>
-internal sealed class GrpcServerContext(ServerSettings settings, ILogger logger, CancellationToken stopping)
+/// <summary>
+/// What every call handler shares: limits, logging, and the two shutdown signals — stopping
+/// (the host began to stop: new work is refused) and drained (the manager has finished: streams
+/// still open are ended).
+/// </summary>
+internal sealed class GrpcServerContext(ServerSettings settings, ILogger logger, CancellationToken stopping, CancellationToken drained)
 {
     public ServerSettings Settings { get; } = settings;
 
     public ILogger Logger { get; } = logger;
 
     public CancellationToken Stopping { get; } = stopping;
+
+    public CancellationToken Drained { get; } = drained;
 
     public GrpcMessageReadOptions ReadOptions { get; } = new() { MaxMessageSize = settings.MaxMessageSize };
 }
@@ -35,7 +41,7 @@ internal abstract class ServerCallHandler(GrpcServerContext server, string metho
 
     public string Method { get; } = method;
 
-    /// <summary>Streaming calls end when the server stops; unary calls run to completion.</summary>
+    /// <summary>Streaming calls are ended once the server has drained; unary calls run to completion.</summary>
     protected abstract bool EndsOnServerStop { get; }
 
     public Task HandleCallAsync(HttpContext http)
@@ -69,7 +75,7 @@ internal abstract class ServerCallHandler(GrpcServerContext server, string metho
         }
 
         http.Response.ContentType = GrpcHeaders.ContentTypeGrpc;
-        var call = new GrpcCallContext(http, Method, timeout, EndsOnServerStop ? Server.Stopping : CancellationToken.None);
+        var call = new GrpcCallContext(http, Method, timeout, EndsOnServerStop ? Server.Drained : CancellationToken.None);
         Task task;
         try
         {

@@ -49,9 +49,11 @@ public static class FiberManagerServiceExtensions
             return new GrpcServerContext(
                 new ServerSettings(server.MaxMessageSize, server.DetailedErrors),
                 provider.GetRequiredService<ILoggerFactory>().CreateLogger("FiberManager.Service.Grpc"),
-                lifetime.ApplicationStopping);
+                lifetime.ApplicationStopping,
+                provider.GetRequiredService<ServerDrain>().Drained);
         });
         services.AddSingleton<GrpcMethodTable>();
+        services.AddSingleton<ServerDrain>();
         services.AddHostedService<ManagerLifetime>();
         services.Configure<HostOptions>(o => o.ShutdownTimeout = builder.Configuration.GetSection(ServerOptions.Section).Get<ServerOptions>()?.ShutdownTimeout ?? new ServerOptions().ShutdownTimeout);
 

@@ -54,12 +54,13 @@ internal sealed class HealthService(IHostApplicationLifetime lifetime) : IGrpcSe
             return;
         }
 
-        // Streaming calls' tokens are also cancelled when the host starts stopping: that is the
-        // one status change this server has. Client cancellation and the deadline end the call
-        // with CANCELLED or DEADLINE_EXCEEDED as usual.
+        // The one status change this server has is "stopping": wait for it (or for the client to
+        // cancel, or the deadline). Streaming calls themselves are ended only once the manager has
+        // drained, so the NOT_SERVING update goes out while the stream is still open.
+        using var stoppingOrCall = CancellationTokenSource.CreateLinkedTokenSource(call.CancellationToken, lifetime.ApplicationStopping);
         try
         {
-            await Task.Delay(Timeout.InfiniteTimeSpan, call.CancellationToken).ConfigureAwait(false);
+            await Task.Delay(Timeout.InfiniteTimeSpan, stoppingOrCall.Token).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (Stopping && !call.ClientCancelled && !call.DeadlineExceeded)
         {
