@@ -237,7 +237,7 @@ public sealed class FiberSupervisor<TInput, TOutput> : IAsyncDisposable
         var fiber = Find(fiberId);
         if (grace is { } g && g < TimeSpan.Zero)
         {
-            throw FiberManagerException.InvalidArgument("The grace period must not be negative.");
+            throw FiberManagerException.InvalidArgument("The grace period must not be negative.", "grace");
         }
 
         await fiber.InterruptAsync(grace ?? Options.InterruptGracePeriod, "interrupt").WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -264,7 +264,7 @@ public sealed class FiberSupervisor<TInput, TOutput> : IAsyncDisposable
         query ??= new FiberQuery();
         if (query.PageSize < 0)
         {
-            throw FiberManagerException.InvalidArgument("The page size must not be negative.");
+            throw FiberManagerException.InvalidArgument("The page size must not be negative.", "page_size");
         }
 
         var pageSize = Math.Min(query.PageSize == 0 ? DefaultPageSize : query.PageSize, Options.MaxPageSize);
@@ -323,7 +323,7 @@ public sealed class FiberSupervisor<TInput, TOutput> : IAsyncDisposable
     {
         if (maxConcurrentFibers < 1)
         {
-            throw FiberManagerException.InvalidArgument($"The concurrency limit must be at least 1 (got {maxConcurrentFibers}).");
+            throw FiberManagerException.InvalidArgument($"The concurrency limit must be at least 1 (got {maxConcurrentFibers}).", "max_concurrent_fibers");
         }
 
         _permits.Resize(maxConcurrentFibers);
@@ -443,51 +443,51 @@ public sealed class FiberSupervisor<TInput, TOutput> : IAsyncDisposable
     {
         if (string.IsNullOrWhiteSpace(workflowName))
         {
-            throw FiberManagerException.InvalidArgument("The workflow name must not be empty.");
+            throw FiberManagerException.InvalidArgument("The workflow name must not be empty.", "workflow");
         }
 
         var capacity = options.InputCapacity ?? Options.DefaultInputCapacity;
         if (capacity < 1 || capacity > Options.MaxInputCapacity)
         {
-            throw FiberManagerException.InvalidArgument($"The input capacity must be between 1 and {Options.MaxInputCapacity} (got {capacity}).");
+            throw FiberManagerException.InvalidArgument($"The input capacity must be between 1 and {Options.MaxInputCapacity} (got {capacity}).", "input_capacity");
         }
 
         if (options.PermitTimeout is { } timeout && timeout < TimeSpan.Zero)
         {
-            throw FiberManagerException.InvalidArgument("The permit timeout must not be negative.");
+            throw FiberManagerException.InvalidArgument("The permit timeout must not be negative.", "permit_timeout");
         }
 
         if (options.Labels is { } labels)
         {
             if (labels.Count > Options.MaxLabels)
             {
-                throw FiberManagerException.InvalidArgument($"At most {Options.MaxLabels} labels are allowed (got {labels.Count}).");
+                throw FiberManagerException.InvalidArgument($"At most {Options.MaxLabels} labels are allowed (got {labels.Count}).", "labels");
             }
 
             foreach (var (key, value) in labels)
             {
                 if (string.IsNullOrEmpty(key) || key.Length > 63 || value is null || value.Length > 256 || key.Any(char.IsControl) || value.Any(char.IsControl))
                 {
-                    throw FiberManagerException.InvalidArgument("Label keys must be 1-63 characters and values at most 256, without control characters.");
+                    throw FiberManagerException.InvalidArgument("Label keys must be 1-63 characters and values at most 256, without control characters.", "labels");
                 }
             }
         }
 
         if (options.RequestId is { Length: > 128 })
         {
-            throw FiberManagerException.InvalidArgument("The request id must be at most 128 characters.");
+            throw FiberManagerException.InvalidArgument("The request id must be at most 128 characters.", "request_id");
         }
 
         var restart = options.Restart ?? RestartPolicy.Never;
         if (restart.MaxRestarts < 0 || restart.MaxRestarts > 1_000)
         {
-            throw FiberManagerException.InvalidArgument($"Max restarts must be between 0 and 1000 (got {restart.MaxRestarts}).");
+            throw FiberManagerException.InvalidArgument($"Max restarts must be between 0 and 1000 (got {restart.MaxRestarts}).", "restart_policy.max_restarts");
         }
 
         if (restart.MaxRestarts > 0 && (restart.InitialBackoff < TimeSpan.Zero || restart.InitialBackoff > TimeSpan.FromDays(1)
             || restart.MaxBackoff < restart.InitialBackoff || restart.MaxBackoff > TimeSpan.FromDays(1)))
         {
-            throw FiberManagerException.InvalidArgument("The restart backoff must satisfy 0 <= initial <= max <= 1 day.");
+            throw FiberManagerException.InvalidArgument("The restart backoff must satisfy 0 <= initial <= max <= 1 day.", "restart_policy");
         }
 
         return capacity;
@@ -562,8 +562,12 @@ public sealed class FiberSupervisor<TInput, TOutput> : IAsyncDisposable
         _ = _scope.CloseAsync();
     }
 
-    private static FiberManagerException ConcurrencyLimitReached(string fiberId, string why) =>
-        new(FiberErrorCode.ConcurrencyLimitReached, $"Concurrency limit reached: {why}.", fiberId);
+    private FiberManagerException ConcurrencyLimitReached(string fiberId, string why) =>
+        new(
+            FiberErrorCode.ConcurrencyLimitReached,
+            $"Concurrency limit reached: {why}.",
+            fiberId,
+            new Dictionary<string, string> { ["max_concurrent_fibers"] = _permits.Limit.ToString(System.Globalization.CultureInfo.InvariantCulture) });
 
     private static string EncodePageToken(string lastId) => Convert.ToBase64String(Encoding.UTF8.GetBytes("after:" + lastId));
 
@@ -587,6 +591,6 @@ public sealed class FiberSupervisor<TInput, TOutput> : IAsyncDisposable
             // reported below
         }
 
-        throw FiberManagerException.InvalidArgument("The page token is not one this server issued.");
+        throw FiberManagerException.InvalidArgument("The page token is not one this server issued.", "page_token");
     }
 }
