@@ -215,6 +215,7 @@ internal sealed class ManagedFiber<TInput, TOutput>
     {
         var wasPending = false;
         var giveBack = false;
+        Fiber<Unit>? forked = null;
         lock (_lock)
         {
             Debug.Assert(!_holdsPermit, "a fiber holds at most one permit");
@@ -236,7 +237,7 @@ internal sealed class ManagedFiber<TInput, TOutput>
                 wasPending = _pending;
                 _pending = false;
                 _startedAt = TimeProvider.GetUtcNow();
-                _fiber = scope.Fork(RunAsync);
+                _fiber = forked = scope.Fork(RunAsync);
                 if (wasPending)
                 {
                     PublishStatusLocked(ManagedFiberStatus.Pending, Input.IsPaused ? ManagedFiberStatus.Paused : ManagedFiberStatus.Running);
@@ -250,13 +251,29 @@ internal sealed class ManagedFiber<TInput, TOutput>
             return;
         }
 
-        if (_fiber is null)
+        if (forked is null)
         {
             _ = TerminateAsync(ManagedFiberStatus.Interrupted, null, abandoned: false);
+            _started?.TrySetResult();
+            return;
         }
 
+        _ = EndWhenRuntimeFiberEndsAsync(forked);
         _started?.TrySetResult();
         _manager.Log.FiberStarted(Id, WorkflowName);
+    }
+
+    /// <summary>
+    /// The runtime never runs the body of a fiber interrupted before the thread pool picked it up
+    /// (an Interrupt, Replace or shutdown right after Start), so <see cref="RunAsync"/> never
+    /// reaches <see cref="TerminateAsync"/>: end the managed fiber here once the runtime fiber is
+    /// done. When the body did run, it has already terminated (it awaits TerminateAsync), and this
+    /// call is a no-op.
+    /// </summary>
+    private async Task EndWhenRuntimeFiberEndsAsync(Fiber<Unit> fiber)
+    {
+        await fiber.AwaitExitAsync().ConfigureAwait(false);
+        await TerminateAsync(ManagedFiberStatus.Interrupted, null, abandoned: false).ConfigureAwait(false);
     }
 
     /// <summary>
