@@ -456,7 +456,8 @@ internal sealed class ManagedFiber<TInput, TOutput>
                 await RunAttemptAsync(token).ConfigureAwait(false);
             }
 
-            outcome = ManagedFiberStatus.Completed;
+            // A workflow that returns once cancelled was interrupted all the same (and keeps the reason).
+            outcome = token.IsCancellationRequested ? ManagedFiberStatus.Interrupted : ManagedFiberStatus.Completed;
         }
         catch (OperationCanceledException) when (token.IsCancellationRequested)
         {

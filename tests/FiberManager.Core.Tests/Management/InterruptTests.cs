@@ -7,6 +7,32 @@ namespace FiberManager.Core.Tests.Management;
 public sealed class InterruptTests : ManagerTestBase
 {
     [Fact]
+    public async Task Interrupt_WorkflowReturnsWhenCancelled_StatusInterrupted()
+    {
+        var manager = NewManager();
+        var probe = new ProbeWorkflow(async ctx =>
+        {
+            try
+            {
+                await Task.Delay(Timeout.Infinite, ctx.CancellationToken);
+            }
+            catch (OperationCanceledException)
+            {
+                // A graceful workflow: it notices the cancellation and returns normally.
+            }
+        });
+        await manager.StartAsync("f", "probe", probe).DefaultTimeout();
+        await probe.Started.Task.DefaultTimeout();
+
+        var final = await manager.InterruptAsync("f").DefaultTimeout();
+
+        Assert.Equal(ManagedFiberStatus.Interrupted, final.Status);
+        Assert.Equal("interrupt", final.Termination!.Reason);
+        Assert.Equal(ManagedFiberStatus.Interrupted, Assert.Single(probe.Terminations).Status);
+        manager.AssertSettled(0);
+    }
+
+    [Fact]
     public async Task Interrupt_RightAfterStart_EndsAtOnceWithoutAbandoning()
     {
         var manager = NewManager(o => o.InterruptGracePeriod = TimeSpan.FromHours(1));
