@@ -424,12 +424,22 @@ internal sealed class ManagedFiber<TInput, TOutput>
         if (fiber is not null)
         {
             fiber.Interrupt();
-            var graceTimer = Task.Delay(grace, TimeProvider);
-            if (await Task.WhenAny(_ended.Task, graceTimer).ConfigureAwait(false) != _ended.Task)
+            try
             {
+                // WaitAsync disposes its timer when the fiber ends first: no grace timer outlives it.
+                await _ended.Task.WaitAsync(grace, TimeProvider).ConfigureAwait(false);
+            }
+            catch (TimeoutException) when (Interlocked.Exchange(ref _terminating, 1) == 0)
+            {
+                // Still not ending after the grace period: abandon it. (A fiber that had already
+                // begun its cleanup — say, a slow hook — is not abandoned; we wait for it below.)
                 _manager.Log.WorkflowAbandoned(Id, WorkflowName, grace);
                 _manager.CountAbandoned();
-                await TerminateAsync(ManagedFiberStatus.Interrupted, null, abandoned: true).ConfigureAwait(false);
+                await TerminateCoreAsync(ManagedFiberStatus.Interrupted, null, abandoned: true).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+                // Already terminating through another path.
             }
         }
 
@@ -532,14 +542,12 @@ internal sealed class ManagedFiber<TInput, TOutput>
     /// The single termination path; runs its body exactly once however the fiber ends.
     /// Order: final status → on-terminate hook (bounded) → terminated event → permit released → retention.
     /// </summary>
-    public async Task TerminateAsync(ManagedFiberStatus status, Exception? failure, bool abandoned)
-    {
-        if (Interlocked.Exchange(ref _terminating, 1) != 0)
-        {
-            await _ended.Task.ConfigureAwait(false);
-            return;
-        }
+    public Task TerminateAsync(ManagedFiberStatus status, Exception? failure, bool abandoned) =>
+        Interlocked.Exchange(ref _terminating, 1) == 0 ? TerminateCoreAsync(status, failure, abandoned) : _ended.Task;
 
+    /// <summary>The body of <see cref="TerminateAsync"/>; the caller has set <see cref="_terminating"/>.</summary>
+    private async Task TerminateCoreAsync(ManagedFiberStatus status, Exception? failure, bool abandoned)
+    {
         Debug.Assert(status.IsTerminal(), "a fiber ends in a terminal status");
         FiberTermination termination;
         ManagedFiberStatus before;

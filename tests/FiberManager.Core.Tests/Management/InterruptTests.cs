@@ -54,4 +54,47 @@ public sealed class InterruptTests : ManagerTestBase
         Assert.Equal(0, manager.GetStatistics().AbandonedFibers);
         manager.AssertSettled(0);
     }
+
+    [Fact]
+    public async Task Interrupt_CooperativeWorkflowWithSlowHook_NotCountedAsAbandoned()
+    {
+        var manager = NewManager(o =>
+        {
+            o.InterruptGracePeriod = TimeSpan.FromSeconds(1);
+            o.TerminateHookTimeout = TimeSpan.FromSeconds(10);
+        });
+        var releaseHook = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var probe = new ProbeWorkflow { Hook = (_, _) => new ValueTask(releaseHook.Task) };
+        await manager.StartAsync("f", "probe", probe).DefaultTimeout();
+        await probe.Started.Task.DefaultTimeout();
+
+        var interrupt = manager.InterruptAsync("f");
+        await probe.HookCalled.Task.DefaultTimeout();
+
+        // The workflow honoured the cancellation at once; only its hook is slow. The grace
+        // period expiring while the hook runs must not abandon a fiber that already ended.
+        Clock.Advance(TimeSpan.FromSeconds(2));
+        releaseHook.SetResult();
+        var final = await interrupt.DefaultTimeout();
+
+        Assert.Equal(ManagedFiberStatus.Interrupted, final.Status);
+        Assert.False(final.Termination!.Abandoned);
+        Assert.Equal(0, manager.GetStatistics().AbandonedFibers);
+        manager.AssertSettled(0);
+    }
+
+    [Fact]
+    public async Task Interrupt_CooperativeWorkflow_LeavesNoTimerBehind()
+    {
+        var manager = NewManager(o => o.InterruptGracePeriod = TimeSpan.FromHours(1));
+        var probe = new ProbeWorkflow();
+        await manager.StartAsync("f", "probe", probe).DefaultTimeout();
+        await probe.Started.Task.DefaultTimeout();
+
+        await manager.InterruptAsync("f").DefaultTimeout();
+
+        // The grace timer served its purpose; it must not stay scheduled for an hour.
+        await TestTimeouts.UntilAsync(() => Clock.ActiveTimerCount == 0, "no timer is scheduled");
+        manager.AssertSettled(0);
+    }
 }
