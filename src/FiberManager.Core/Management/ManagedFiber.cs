@@ -301,9 +301,11 @@ internal sealed class ManagedFiber<TInput, TOutput>
                 return new ValueTask<SubmitResult>(new SubmitResult(seen, Input.Count, Duplicate: true));
             }
 
-            sequence = ++_inputSequence;
+            // A sequence number is used up only by an input that is accepted (or waits for room).
+            sequence = _inputSequence + 1;
             if (Input.TryWrite(input))
             {
+                _inputSequence = sequence;
                 Accepted(submitId, sequence);
                 return new ValueTask<SubmitResult>(new SubmitResult(sequence, Input.Count, Duplicate: false));
             }
@@ -318,6 +320,9 @@ internal sealed class ManagedFiber<TInput, TOutput>
                     Id,
                     new Dictionary<string, string> { ["queue_depth"] = depth, ["capacity"] = Input.Capacity.ToString(System.Globalization.CultureInfo.InvariantCulture) });
             }
+
+            // Reserved for the write that waits for room (left unused if that wait is cancelled).
+            _inputSequence = sequence;
         }
 
         return WriteWhenRoomAsync(input, submitId, sequence, cancellationToken);
