@@ -558,7 +558,7 @@ internal sealed class ManagedFiber<TInput, TOutput>
         ManagedFiberStatus before;
         lock (_lock)
         {
-            before = StatusBeforeTerminalLocked();
+            before = AsPublished(StatusBeforeTerminalLocked());
             var unprocessed = Input.Close();
             _finalStatus = status;
             _endedAt = TimeProvider.GetUtcNow();
@@ -672,8 +672,17 @@ internal sealed class ManagedFiber<TInput, TOutput>
         }
     }
 
+    /// <summary>
+    /// Idle/Running flips are not published (they happen once per input), so events call both
+    /// Running: every status event then starts where the previous one ended.
+    /// </summary>
+    private static ManagedFiberStatus AsPublished(ManagedFiberStatus status) =>
+        status == ManagedFiberStatus.Idle ? ManagedFiberStatus.Running : status;
+
     private void PublishStatusLocked(ManagedFiberStatus previous, ManagedFiberStatus current)
     {
+        previous = AsPublished(previous);
+        current = AsPublished(current);
         if (previous != current)
         {
             Hub.TryPublish(new EventPayload<TOutput>(FiberEventKind.StatusChanged, default, previous, current, null), out _);
