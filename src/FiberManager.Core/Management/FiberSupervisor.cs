@@ -420,9 +420,12 @@ public sealed class FiberSupervisor<TInput, TOutput> : IAsyncDisposable
 
     internal void OnPermitGranted(ManagedFiber<TInput, TOutput> fiber)
     {
-        lock (_lock)
+        if (fiber.LeavePendingCount())
         {
-            _pending--;
+            lock (_lock)
+            {
+                _pending--;
+            }
         }
 
         fiber.StartWithPermit(_scope);
@@ -438,7 +441,7 @@ public sealed class FiberSupervisor<TInput, TOutput> : IAsyncDisposable
                 _live.Remove(fiber.Id);
             }
 
-            if (fiber.WasPendingAtEnd)
+            if (fiber.LeavePendingCount())
             {
                 _pending--;
             }

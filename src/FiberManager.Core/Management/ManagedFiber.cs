@@ -41,6 +41,7 @@ internal sealed class ManagedFiber<TInput, TOutput>
     private PermitPool.Waiter? _permitWaiter;
     private Fiber<Unit>? _fiber;
     private bool _pending;
+    private bool _countedPending;
     private bool _backingOff;
     private bool _holdsPermit;
     private bool _interruptRequested;
@@ -145,8 +146,20 @@ internal sealed class ManagedFiber<TInput, TOutput>
         }
     }
 
-    /// <summary>True when the fiber ended while still waiting for a permit (for the manager's pending count).</summary>
-    public bool WasPendingAtEnd { get; private set; }
+    /// <summary>
+    /// Takes the fiber out of the manager's pending count: true exactly once for a fiber that was
+    /// counted (it waited for a permit), whichever comes first - the permit arriving or the fiber
+    /// ending while it waited.
+    /// </summary>
+    public bool LeavePendingCount()
+    {
+        lock (_lock)
+        {
+            var counted = _countedPending;
+            _countedPending = false;
+            return counted;
+        }
+    }
 
     public DateTimeOffset? EndedAt
     {
@@ -165,6 +178,7 @@ internal sealed class ManagedFiber<TInput, TOutput>
         lock (_lock)
         {
             _pending = true;
+            _countedPending = true;
             _permitWaiter = waiter;
             _started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         }
@@ -562,7 +576,6 @@ internal sealed class ManagedFiber<TInput, TOutput>
             var unprocessed = Input.Close();
             _finalStatus = status;
             _endedAt = TimeProvider.GetUtcNow();
-            WasPendingAtEnd = _pending;
             _pending = false;
             _backingOff = false;
             if (failure is not null)

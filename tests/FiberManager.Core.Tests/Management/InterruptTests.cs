@@ -250,6 +250,27 @@ public sealed class InterruptTests : ManagerTestBase
     }
 
     [Fact]
+    public async Task Interrupt_PendingFiberWhosePermitWasJustGranted_EndsWithExactCounters()
+    {
+        for (var i = 0; i < 30; i++)
+        {
+            var manager = NewManager(o => o.MaxConcurrentFibers = 1);
+            await manager.StartAsync("running", "probe", new ProbeWorkflow()).DefaultTimeout();
+            var pending = new ProbeWorkflow();
+            await manager.StartAsync("pending", "probe", pending, new StartOptions { Admission = AdmissionMode.Queue }).DefaultTimeout();
+
+            // Growing the limit grants the permit at once; the fiber learns of it a moment later.
+            manager.SetConcurrencyLimit(2);
+            var final = await manager.InterruptAsync("pending").DefaultTimeout();
+
+            Assert.Equal(ManagedFiberStatus.Interrupted, final.Status);
+            Assert.Single(pending.Terminations);
+            Assert.Equal(0, manager.GetStatistics().PendingFibers);
+            manager.AssertSettled(1);
+        }
+    }
+
+    [Fact]
     public async Task Interrupt_TwiceConcurrently_BothReturnTheSameEnd()
     {
         var manager = NewManager();
