@@ -57,6 +57,31 @@ public sealed class StartTests : ManagerTestBase
         manager.AssertSettled(0);
     }
 
+    public static TheoryData<StartOptions> InvalidOptions => new()
+    {
+        new StartOptions { RequestId = new string('r', 129) },
+        new StartOptions { PermitTimeout = TimeSpan.FromTicks(-1) },
+        new StartOptions { Restart = RestartPolicy.OnFailure(-1) },
+        new StartOptions { Restart = RestartPolicy.OnFailure(1_001) },
+        new StartOptions { Restart = RestartPolicy.OnFailure(1, TimeSpan.FromSeconds(-1)) },
+        new StartOptions { Restart = RestartPolicy.OnFailure(1, TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(5)) },
+        new StartOptions { Restart = RestartPolicy.OnFailure(1, TimeSpan.FromSeconds(1), TimeSpan.FromDays(2)) },
+    };
+
+    [Theory]
+    [MemberData(nameof(InvalidOptions))]
+    public async Task Start_InvalidOptions_ThrowsInvalidArgument(StartOptions options)
+    {
+        var manager = NewManager();
+        var probe = new ProbeWorkflow();
+
+        await ThrowsCodeAsync(FiberErrorCode.InvalidArgument, () => manager.StartAsync("f", "probe", probe, options));
+
+        ThrowsCode(FiberErrorCode.NotFound, () => manager.GetStatus("f"));
+        Assert.Equal(0, probe.Runs);
+        manager.AssertSettled(0);
+    }
+
     [Fact]
     public async Task Start_ConflictFail_ThrowsAlreadyExistsAndLeavesTheFiberRunning()
     {
