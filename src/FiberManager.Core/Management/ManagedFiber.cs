@@ -305,14 +305,15 @@ internal sealed class ManagedFiber<TInput, TOutput>
                 throw FiberManagerException.Ended(Id, _termination is null ? ManagedFiberStatus.Interrupted : _finalStatus);
             }
 
-            if (Input.IsPaused && !_bufferWhilePaused)
-            {
-                throw new FiberManagerException(FiberErrorCode.Paused, $"Fiber '{Id}' is paused and does not accept input while paused.", Id);
-            }
-
+            // A retry of an accepted input reports it as accepted, whatever the fiber's state now.
             if (submitId is not null && _submitIds is not null && _submitIds.TryGet(submitId, out var seen))
             {
                 return new ValueTask<SubmitResult>(new SubmitResult(seen, Input.Count, Duplicate: true));
+            }
+
+            if (Input.IsPaused && !_bufferWhilePaused)
+            {
+                throw new FiberManagerException(FiberErrorCode.Paused, $"Fiber '{Id}' is paused and does not accept input while paused.", Id);
             }
 
             // A sequence number is used up only by an input that is accepted (or waits for room).

@@ -193,6 +193,24 @@ public sealed class SubmitTests : ManagerTestBase
     }
 
     [Fact]
+    public async Task Submit_RetriedAfterThePause_ReturnsDuplicateNotPaused()
+    {
+        var manager = NewManager();
+        await manager.StartAsync("f", "parked", new ProbeWorkflow()).DefaultTimeout();
+        var first = await manager.SubmitAsync("f", 1, submitId: "a").DefaultTimeout();
+        manager.Pause("f");
+
+        // The input was accepted before the pause: its retry must say so, not report a failure.
+        var retry = await manager.SubmitAsync("f", 1, submitId: "a").DefaultTimeout();
+
+        Assert.True(retry.Duplicate);
+        Assert.Equal(first.Sequence, retry.Sequence);
+        await ThrowsCodeAsync(FiberErrorCode.Paused, () => manager.SubmitAsync("f", 2, submitId: "b").AsTask());
+        Assert.Equal(1, manager.GetStatus("f").InputsAccepted);
+        manager.AssertSettled(1);
+    }
+
+    [Fact]
     public async Task Submit_SubmitIdOlderThanTheMemory_IsAcceptedAgain()
     {
         var manager = NewManager(o => o.SubmitIdMemory = 2);
