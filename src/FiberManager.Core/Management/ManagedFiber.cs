@@ -536,7 +536,8 @@ internal sealed class ManagedFiber<TInput, TOutput>
         return new ResiliencePipelineBuilder { TimeProvider = TimeProvider }
             .AddRetry(new RetryStrategyOptions
             {
-                ShouldHandle = new PredicateBuilder().Handle<Exception>(e => !(e is OperationCanceledException && token.IsCancellationRequested)),
+                // Never restart a fiber that is being interrupted, however its workflow failed.
+                ShouldHandle = new PredicateBuilder().Handle<Exception>(_ => !token.IsCancellationRequested),
                 MaxRetryAttempts = _restart.MaxRestarts,
                 BackoffType = DelayBackoffType.Exponential,
                 Delay = _restart.InitialBackoff,

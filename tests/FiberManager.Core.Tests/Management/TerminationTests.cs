@@ -306,6 +306,37 @@ public sealed class TerminationTests : ManagerTestBase
     }
 
     [Fact]
+    public async Task Restart_WorkflowFailsWhileBeingInterrupted_IsNotRestarted()
+    {
+        var manager = NewManager();
+        var probe = new ProbeWorkflow(async ctx =>
+        {
+            try
+            {
+                await Task.Delay(Timeout.Infinite, ctx.CancellationToken);
+            }
+            catch (OperationCanceledException)
+            {
+                throw new InvalidOperationException("failed while stopping");
+            }
+        });
+        await manager.StartAsync("f", "probe", probe, new StartOptions { Restart = RestartPolicy.OnFailure(3, TimeSpan.Zero) }).DefaultTimeout();
+        await probe.Started.Task.DefaultTimeout();
+        using var subscription = manager.Subscribe("f");
+
+        var final = await manager.InterruptAsync("f").DefaultTimeout();
+
+        // It failed (and says so), but no restart was counted, announced or run.
+        Assert.Equal(ManagedFiberStatus.Failed, final.Status);
+        Assert.Equal("failed while stopping", final.LastError);
+        Assert.Equal(1, probe.Runs);
+        Assert.Equal(0, final.Restarts);
+        Assert.DoesNotContain(await subscription.ReadToEndAsync().DefaultTimeout(), e => e.Status == ManagedFiberStatus.BackingOff);
+        Assert.Single(probe.Terminations);
+        manager.AssertSettled(0);
+    }
+
+    [Fact]
     public async Task Restart_PausedWhileBackingOff_NextAttemptStartsPaused()
     {
         var manager = NewManager();
