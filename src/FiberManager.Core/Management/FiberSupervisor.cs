@@ -106,7 +106,7 @@ public sealed class FiberSupervisor<TInput, TOutput> : IAsyncDisposable
                 PruneRetentionLocked();
                 if (_live.TryGetValue(fiberId, out var existing))
                 {
-                    if (options.RequestId is not null && existing.RequestId == options.RequestId)
+                    if (options.RequestId is not null && existing.RequestId == options.RequestId && !existing.AdmissionFailed)
                     {
                         return new StartResult(existing.Snapshot(), Created: false);
                     }
@@ -131,7 +131,7 @@ public sealed class FiberSupervisor<TInput, TOutput> : IAsyncDisposable
                         }
                     }
                 }
-                else if (options.RequestId is not null && _retained.TryGetValue(fiberId, out var ended) && ended.RequestId == options.RequestId)
+                else if (options.RequestId is not null && _retained.TryGetValue(fiberId, out var ended) && ended.RequestId == options.RequestId && !ended.AdmissionFailed)
                 {
                     return new StartResult(ended.Snapshot(), Created: false);
                 }

@@ -42,6 +42,7 @@ internal sealed class ManagedFiber<TInput, TOutput>
     private Fiber<Unit>? _fiber;
     private bool _pending;
     private bool _countedPending;
+    private bool _admissionFailed;
     private bool _backingOff;
     private bool _holdsPermit;
     private bool _interruptRequested;
@@ -161,6 +162,22 @@ internal sealed class ManagedFiber<TInput, TOutput>
         }
     }
 
+    /// <summary>
+    /// True when the Start that created the fiber gave up waiting for its permit (timeout or
+    /// cancellation): that Start failed, so a retry with its request id must not be answered
+    /// with this fiber.
+    /// </summary>
+    public bool AdmissionFailed
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _admissionFailed;
+            }
+        }
+    }
+
     public DateTimeOffset? EndedAt
     {
         get
@@ -218,6 +235,7 @@ internal sealed class ManagedFiber<TInput, TOutput>
         {
             _interruptRequested = true;
             _interruptReason = reason;
+            _admissionFailed = true;
         }
 
         await TerminateAsync(ManagedFiberStatus.Interrupted, null, abandoned: false).ConfigureAwait(false);

@@ -299,6 +299,30 @@ public sealed class StartTests : ManagerTestBase
     }
 
     [Fact]
+    public async Task Start_RetriedWithTheRequestIdOfAStartThatTimedOut_TriesAgain()
+    {
+        var manager = NewManager(o => o.MaxConcurrentFibers = 1);
+        await manager.StartAsync("running", "probe", new ProbeWorkflow()).DefaultTimeout();
+        var options = new StartOptions { RequestId = "req-1", PermitTimeout = TimeSpan.FromSeconds(1) };
+        var start = manager.StartAsync("f", "probe", new ProbeWorkflow(), options);
+        await Clock.WaitForTimersAsync(1).DefaultTimeout();
+        Clock.Advance(TimeSpan.FromSeconds(1));
+        await ThrowsCodeAsync(FiberErrorCode.ConcurrencyLimitReached, () => start);
+        await manager.InterruptAsync("running").DefaultTimeout();
+
+        // The first Start failed; its retry is not answered with the fiber that failed to start.
+        var retry = new ProbeWorkflow();
+        var result = await manager.StartAsync("f", "probe", retry, options).DefaultTimeout();
+
+        Assert.True(result.Created);
+        await retry.Started.Task.DefaultTimeout();
+        Assert.False(manager.GetStatus("f").Status.IsTerminal());
+        var again = await manager.StartAsync("f", "probe", new ProbeWorkflow(), options).DefaultTimeout();
+        Assert.False(again.Created);
+        manager.AssertSettled(1);
+    }
+
+    [Fact]
     public async Task Start_AdmissionWaitWithoutTimeout_UsesTheDefaultPermitTimeout()
     {
         var manager = NewManager(o =>
