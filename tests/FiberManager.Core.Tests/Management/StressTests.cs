@@ -4,11 +4,16 @@ using FiberManager.Core.Tests.Testing;
 
 namespace FiberManager.Core.Tests.Management;
 
+/// <summary>Runs the stress tests on their own, so that their load does not disturb timing-sensitive tests elsewhere.</summary>
+[CollectionDefinition(nameof(StressTests), DisableParallelization = true)]
+public sealed class StressCollection;
+
 /// <summary>
 /// Races between manager operations, hammered from several threads. Each test is seeded, releases
 /// its workers together through a gate, waits on the manual clock for nothing (all fibers are
 /// cooperative), and ends by checking the invariants and shutting the manager down.
 /// </summary>
+[Collection(nameof(StressTests))]
 public sealed class StressTests : ManagerTestBase
 {
     /// <summary>Invariants hold and permits in use are exactly the live fibers that have started.</summary>
