@@ -22,7 +22,8 @@ internal readonly record struct EventPayload<TOutput>(
 /// Phases: Pending (waiting for a permit) → Running (a runtime fiber runs the workflow, with
 /// restarts) → Terminating → Ended. <see cref="TerminateAsync"/> is the single cleanup path,
 /// entered exactly once (an interlocked flag) from whichever way the fiber ends: the workflow
-/// returning or throwing, an interrupt whose grace expired, a pending fiber cancelled, shutdown.
+/// returning or throwing, an interrupt whose grace expired, a pending fiber cancelled, shutdown,
+/// or the runtime fiber ending without running its body (interrupted before it was scheduled).
 /// Cleanup order (DESIGN.md): final status; on-terminate hook (bounded); terminated event;
 /// permit released; moved to retention.
 /// Lock order: manager lock → fiber lock → hub/gate locks. The hub never calls back, so events
