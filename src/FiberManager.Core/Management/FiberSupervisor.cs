@@ -96,6 +96,7 @@ public sealed class FiberSupervisor<TInput, TOutput> : IAsyncDisposable
         {
             cancellationToken.ThrowIfCancellationRequested();
             ManagedFiber<TInput, TOutput>? toReplace = null;
+            ManagedFiber<TInput, TOutput>? ending = null;
             ManagedFiber<TInput, TOutput> fiber;
             PermitPool.Waiter? waiter = null;
             var hasPermit = false;
@@ -105,28 +106,37 @@ public sealed class FiberSupervisor<TInput, TOutput> : IAsyncDisposable
                 PruneRetentionLocked();
                 if (_live.TryGetValue(fiberId, out var existing))
                 {
-                    if (options.RequestId is not null && existing.RequestId == options.RequestId)
+                    if (options.RequestId is not null && existing.RequestId == options.RequestId && !existing.AdmissionFailed)
                     {
                         return new StartResult(existing.Snapshot(), Created: false);
                     }
 
-                    switch (options.Conflict)
+                    if (existing.Status.IsTerminal())
                     {
-                        case IdConflictPolicy.UseExisting:
-                            return new StartResult(existing.Snapshot(), Created: false);
-                        case IdConflictPolicy.Replace:
-                            toReplace = existing;
-                            break;
-                        default:
-                            throw new FiberManagerException(FiberErrorCode.AlreadyExists, $"A fiber with id '{fiberId}' already exists ({existing.Status}).", fiberId);
+                        // It has ended and is finishing its cleanup: the id is no longer taken by a
+                        // live fiber. Wait for the cleanup, then register the new one.
+                        ending = existing;
+                    }
+                    else
+                    {
+                        switch (options.Conflict)
+                        {
+                            case IdConflictPolicy.UseExisting:
+                                return new StartResult(existing.Snapshot(), Created: false);
+                            case IdConflictPolicy.Replace:
+                                toReplace = existing;
+                                break;
+                            default:
+                                throw new FiberManagerException(FiberErrorCode.AlreadyExists, $"A fiber with id '{fiberId}' already exists ({existing.Status}).", fiberId);
+                        }
                     }
                 }
-                else if (options.RequestId is not null && _retained.TryGetValue(fiberId, out var ended) && ended.RequestId == options.RequestId)
+                else if (options.RequestId is not null && _retained.TryGetValue(fiberId, out var ended) && ended.RequestId == options.RequestId && !ended.AdmissionFailed)
                 {
                     return new StartResult(ended.Snapshot(), Created: false);
                 }
 
-                if (toReplace is null)
+                if (toReplace is null && ending is null)
                 {
                     fiber = new ManagedFiber<TInput, TOutput>(this, fiberId, workflowName, workflow, options, inputCapacity);
                     if (_permits.TryAcquire())
@@ -152,8 +162,14 @@ public sealed class FiberSupervisor<TInput, TOutput> : IAsyncDisposable
                 }
                 else
                 {
-                    fiber = toReplace;
+                    fiber = (toReplace ?? ending)!;
                 }
+            }
+
+            if (ending is not null)
+            {
+                await ending.Ended.WaitAsync(cancellationToken).ConfigureAwait(false);
+                continue; // it is in retention now; register the new one
             }
 
             if (toReplace is not null)
@@ -404,9 +420,12 @@ public sealed class FiberSupervisor<TInput, TOutput> : IAsyncDisposable
 
     internal void OnPermitGranted(ManagedFiber<TInput, TOutput> fiber)
     {
-        lock (_lock)
+        if (fiber.LeavePendingCount())
         {
-            _pending--;
+            lock (_lock)
+            {
+                _pending--;
+            }
         }
 
         fiber.StartWithPermit(_scope);
@@ -422,7 +441,7 @@ public sealed class FiberSupervisor<TInput, TOutput> : IAsyncDisposable
                 _live.Remove(fiber.Id);
             }
 
-            if (fiber.WasPendingAtEnd)
+            if (fiber.LeavePendingCount())
             {
                 _pending--;
             }
