@@ -370,6 +370,7 @@ internal sealed class ManagedFiber<TInput, TOutput>
         }
 
         Interlocked.Increment(ref _outputs);
+        _manager.Metrics.OutputPublished(WorkflowName);
         return sequence;
     }
 
@@ -500,6 +501,7 @@ internal sealed class ManagedFiber<TInput, TOutput>
                     {
                         _restarts++;
                         _backingOff = true;
+                        _manager.Metrics.Restarted(WorkflowName);
                         PublishStatusLocked(Input.IsPaused ? ManagedFiberStatus.Paused : ManagedFiberStatus.Running, ManagedFiberStatus.BackingOff);
                     }
 
@@ -543,6 +545,7 @@ internal sealed class ManagedFiber<TInput, TOutput>
             _termination = termination;
         }
 
+        _manager.Metrics.Terminated(WorkflowName, status, abandoned);
         await RunTerminateHookAsync(termination).ConfigureAwait(false);
 
         Hub.TryComplete(new EventPayload<TOutput>(FiberEventKind.Terminated, default, before, status, termination));
