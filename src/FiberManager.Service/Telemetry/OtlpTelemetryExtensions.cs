@@ -30,20 +30,23 @@ internal static class OtlpTelemetryExtensions
         "System.Runtime",
     ];
 
+    /// <summary>
+    /// Registers <see cref="OtlpTelemetry"/>, which decides when the host starts (once every
+    /// configuration source is in): with no endpoint it creates nothing.
+    /// </summary>
     public static void AddOtlpTelemetry(this WebApplicationBuilder builder)
     {
-        var configuration = builder.Configuration;
-        if (string.IsNullOrWhiteSpace(configuration[EndpointKey]))
-        {
-            return;
-        }
-
-        builder.Services.AddSingleton(_ => BuildTracerProvider(configuration));
-        builder.Services.AddSingleton(_ => BuildMeterProvider(configuration));
-        builder.Services.AddHostedService<TelemetryProviders>();
+        builder.Services.AddSingleton<OtlpTelemetry>();
+        builder.Services.AddHostedService(provider => provider.GetRequiredService<OtlpTelemetry>());
     }
 
-    private static TracerProvider BuildTracerProvider(IConfiguration configuration) =>
+    internal static TracerProvider? BuildTracerProvider(IConfiguration configuration) =>
+        string.IsNullOrWhiteSpace(configuration[EndpointKey]) ? null : BuildTracerProviderCore(configuration);
+
+    internal static MeterProvider? BuildMeterProvider(IConfiguration configuration) =>
+        string.IsNullOrWhiteSpace(configuration[EndpointKey]) ? null : BuildMeterProviderCore(configuration);
+
+    private static TracerProvider BuildTracerProviderCore(IConfiguration configuration) =>
         Sdk.CreateTracerProviderBuilder()
             .SetResourceBuilder(Resource(configuration))
             .AddSource(ServiceTelemetryNames.SourceName)
@@ -57,7 +60,7 @@ internal static class OtlpTelemetryExtensions
             })
             .Build();
 
-    private static MeterProvider BuildMeterProvider(IConfiguration configuration) =>
+    private static MeterProvider BuildMeterProviderCore(IConfiguration configuration) =>
         Sdk.CreateMeterProviderBuilder()
             .SetResourceBuilder(Resource(configuration))
             .AddMeter(Meters)
@@ -130,17 +133,32 @@ internal static class OtlpTelemetryExtensions
 
     private static int? Milliseconds(IConfiguration configuration, string key) =>
         int.TryParse(configuration[key], NumberStyles.Integer, CultureInfo.InvariantCulture, out var value) && value > 0 ? value : null;
+}
 
-    /// <summary>Creates both providers when the host starts; the container disposes them (flushing) on shutdown.</summary>
-    private sealed class TelemetryProviders(TracerProvider tracerProvider, MeterProvider meterProvider) : IHostedService
+/// <summary>
+/// The OTLP metrics and traces providers, created when the host starts if
+/// <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> is set, and disposed (which flushes them) with the container.
+/// </summary>
+internal sealed class OtlpTelemetry(IConfiguration configuration) : IHostedService, IDisposable
+{
+    /// <summary>The traces provider; null when no endpoint is configured.</summary>
+    public TracerProvider? TracerProvider { get; private set; }
+
+    /// <summary>The metrics provider; null when no endpoint is configured.</summary>
+    public MeterProvider? MeterProvider { get; private set; }
+
+    public Task StartAsync(CancellationToken cancellationToken)
     {
-        public Task StartAsync(CancellationToken cancellationToken)
-        {
-            _ = tracerProvider;
-            _ = meterProvider;
-            return Task.CompletedTask;
-        }
+        TracerProvider ??= OtlpTelemetryExtensions.BuildTracerProvider(configuration);
+        MeterProvider ??= OtlpTelemetryExtensions.BuildMeterProvider(configuration);
+        return Task.CompletedTask;
+    }
 
-        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public void Dispose()
+    {
+        MeterProvider?.Dispose();
+        TracerProvider?.Dispose();
     }
 }

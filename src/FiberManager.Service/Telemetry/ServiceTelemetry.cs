@@ -75,11 +75,12 @@ internal sealed class RpcTelemetry
         Activity? activity = null;
         if (ServiceDiagnostics.Source.HasListeners())
         {
-            // The hosting layer may have made an activity of its own that nobody records: our
-            // span's parent is then the caller's context from the headers, not that activity.
+            // The hosting layer may have made an activity of its own that no listener records
+            // (one not from a listened-to source): our span's parent is then the caller's context
+            // from the headers, not that activity, which no exporter would ever see.
             var current = Activity.Current;
             ActivityContext parent = default;
-            if (current is null || !current.IsAllDataRequested)
+            if (current is null || !current.Source.HasListeners())
             {
                 var headers = http.Request.Headers;
                 if (headers.TryGetValue("traceparent", out var traceParent)
