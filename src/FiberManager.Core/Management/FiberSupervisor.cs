@@ -32,7 +32,7 @@ namespace FiberManager.Core.Management;
 /// await manager.InterruptAsync("chat-1");
 /// </code></example>
 [DebuggerDisplay("Live = {_live.Count}, Retained = {_retained.Count}")]
-public sealed class FiberSupervisor<TInput, TOutput> : IAsyncDisposable
+public sealed partial class FiberSupervisor<TInput, TOutput> : IAsyncDisposable
 {
     private const int DefaultPageSize = 100;
 
@@ -51,7 +51,8 @@ public sealed class FiberSupervisor<TInput, TOutput> : IAsyncDisposable
     /// <param name="options">Options (validated; copied, so later changes have no effect).</param>
     /// <param name="timeProvider">The clock for grace periods, backoff, retention and timestamps.</param>
     /// <param name="loggerFactory">Where lifecycle logs go.</param>
-    public FiberSupervisor(FiberManagerOptions? options = null, TimeProvider? timeProvider = null, ILoggerFactory? loggerFactory = null)
+    /// <param name="meterFactory">Creates the <c>FiberManager</c> meter (see <see cref="FiberManagerTelemetryNames"/>); without one the manager uses a meter of its own.</param>
+    public FiberSupervisor(FiberManagerOptions? options = null, TimeProvider? timeProvider = null, ILoggerFactory? loggerFactory = null, System.Diagnostics.Metrics.IMeterFactory? meterFactory = null)
     {
         Options = (options ?? new FiberManagerOptions()).Clone();
         Options.Validate();
@@ -62,6 +63,7 @@ public sealed class FiberSupervisor<TInput, TOutput> : IAsyncDisposable
         _permits = new PermitPool(Options.MaxConcurrentFibers);
         _runtime = new FiberRuntime(TimeProvider);
         _scope = _runtime.CreateScope();
+        Metrics = new FiberManagerMetrics(meterFactory, GetStatistics, CountByStatus);
     }
 
     /// <summary>The options in force (a copy).</summary>
@@ -231,7 +233,7 @@ public sealed class FiberSupervisor<TInput, TOutput> : IAsyncDisposable
             return ValueTask.FromCanceled<SubmitResult>(cancellationToken);
         }
 
-        return FindLive(fiberId).SubmitAsync(input, submitId, fullQueue, cancellationToken);
+        return SubmitObservedAsync(FindLive(fiberId), input, submitId, fullQueue, cancellationToken);
     }
 
     /// <summary>Pauses the fiber's input reader (idempotent); the item in progress finishes.</summary>
@@ -271,7 +273,7 @@ public sealed class FiberSupervisor<TInput, TOutput> : IAsyncDisposable
     /// </summary>
     /// <example><code>using var subscription = manager.Subscribe("chat-1", afterSequence: lastSeen);</code></example>
     public FiberSubscription<TOutput> Subscribe(string fiberId, ulong afterSequence = 0) =>
-        new(Find(fiberId).Hub.Subscribe(afterSequence));
+        SubscribeObserved(Find(fiberId), afterSequence);
 
     /// <summary>Lists fibers (live and retained) matching <paramref name="query"/>, ordered by id, one page at a time.</summary>
     /// <example><code>var page = manager.List(new FiberQuery { Statuses = [ManagedFiberStatus.Paused], PageSize = 50 });</code></example>
@@ -579,6 +581,7 @@ public sealed class FiberSupervisor<TInput, TOutput> : IAsyncDisposable
 
         // Fibers that ignored cancellation were abandoned above; do not wait for them again.
         _ = _scope.CloseAsync();
+        Metrics.Dispose();
     }
 
     private FiberManagerException ConcurrencyLimitReached(string fiberId, string why) =>

@@ -426,6 +426,7 @@ internal sealed class ManagedFiber<TInput, TOutput>
         }
 
         Interlocked.Increment(ref _outputs);
+        _manager.Metrics.OutputPublished(WorkflowName);
         return sequence;
     }
 
@@ -568,6 +569,7 @@ internal sealed class ManagedFiber<TInput, TOutput>
                     {
                         _restarts++;
                         _backingOff = true;
+                        _manager.Metrics.Restarted(WorkflowName);
                         PublishStatusLocked(Input.IsPaused ? ManagedFiberStatus.Paused : ManagedFiberStatus.Running, ManagedFiberStatus.BackingOff);
                     }
 
@@ -608,6 +610,7 @@ internal sealed class ManagedFiber<TInput, TOutput>
             _termination = termination;
         }
 
+        _manager.Metrics.Terminated(WorkflowName, status, abandoned);
         await RunTerminateHookAsync(termination).ConfigureAwait(false);
 
         Hub.TryComplete(new EventPayload<TOutput>(FiberEventKind.Terminated, default, before, status, termination));

@@ -67,6 +67,7 @@ internal sealed class FiberManagerRpc(FiberSupervisor<V1.Payload, V1.Payload> ma
             throw new ArgumentException("submit_id must be at most 128 characters.", "submit_id");
         }
 
+        Telemetry.WorkflowTracing.CaptureSubmit(request.Input);
         var result = await manager.SubmitAsync(
             request.FiberId,
             request.Input,

@@ -41,6 +41,8 @@ internal abstract class ServerCallHandler(GrpcServerContext server, string metho
 
     public string Method { get; } = method;
 
+    private readonly Telemetry.RpcTelemetry _telemetry = new(method);
+
     /// <summary>Streaming calls are ended once the server has drained; unary calls run to completion.</summary>
     protected abstract bool EndsOnServerStop { get; }
 
@@ -76,6 +78,7 @@ internal abstract class ServerCallHandler(GrpcServerContext server, string metho
 
         http.Response.ContentType = GrpcHeaders.ContentTypeGrpc;
         var call = new GrpcCallContext(http, Method, timeout, EndsOnServerStop ? Server.Drained : CancellationToken.None);
+        var telemetry = _telemetry.Start(http);
         Task task;
         try
         {
@@ -89,19 +92,21 @@ internal abstract class ServerCallHandler(GrpcServerContext server, string metho
         if (task.IsCompletedSuccessfully)
         {
             GrpcResponses.SetStatus(http, call, GrpcStatusCode.Ok, string.Empty, null);
+            telemetry.Stop(GrpcStatusCode.Ok);
             call.Dispose();
             return Task.CompletedTask;
         }
 
-        return AwaitCallAsync(task, call);
+        return AwaitCallAsync(task, call, telemetry);
     }
 
-    private async Task AwaitCallAsync(Task task, GrpcCallContext call)
+    private async Task AwaitCallAsync(Task task, GrpcCallContext call, Telemetry.RpcCallTelemetry telemetry)
     {
         try
         {
             await task.ConfigureAwait(false);
             GrpcResponses.SetStatus(call.HttpContext, call, GrpcStatusCode.Ok, string.Empty, null);
+            telemetry.Stop(GrpcStatusCode.Ok);
         }
         catch (Exception exception)
         {
@@ -119,6 +124,8 @@ internal abstract class ServerCallHandler(GrpcServerContext server, string metho
             {
                 GrpcResponses.SetStatus(call.HttpContext, call, status.Code, status.Message, status.ErrorInfo);
             }
+
+            telemetry.Stop(call.ClientCancelled ? GrpcStatusCode.Cancelled : status.Code, exception);
         }
         finally
         {

@@ -2,6 +2,7 @@ using FiberManager.Core.Management;
 using FiberManager.Service.Grpc;
 using FiberManager.Service.Grpc.Health;
 using FiberManager.Service.Grpc.Reflection;
+using FiberManager.Service.Telemetry;
 using FiberManager.Service.Workflows;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Options;
@@ -23,6 +24,7 @@ public static class FiberManagerServiceExtensions
     public static WebApplicationBuilder AddFiberManagerService(this WebApplicationBuilder builder)
     {
         var services = builder.Services;
+        builder.AddOtlpTelemetry();
         services.AddOptions<FiberManagerOptions>()
             .Bind(builder.Configuration.GetSection(ManagerSection), o => o.ErrorOnUnknownConfiguration = false)
             .ValidateOnStart();
@@ -35,7 +37,8 @@ public static class FiberManagerServiceExtensions
         services.AddSingleton(provider => new FiberSupervisor<V1.Payload, V1.Payload>(
             provider.GetRequiredService<IOptions<FiberManagerOptions>>().Value,
             TimeProvider.System,
-            provider.GetRequiredService<ILoggerFactory>()));
+            provider.GetRequiredService<ILoggerFactory>(),
+            provider.GetService<System.Diagnostics.Metrics.IMeterFactory>()));
         services.AddWorkflow<EchoWorkflow>(EchoWorkflow.Name, "Publishes every input unchanged (JSON or binary). No args.");
         services.AddWorkflow<AggregateWorkflow>(AggregateWorkflow.Name, "Sums JSON numbers in batches: args {\"batch_size\": 10, \"field\": \"amount\"}; publishes {batch, count, sum, mean, min, max} per batch.");
         services.AddSingleton<IGrpcService, FiberManagerRpc>();
