@@ -102,6 +102,9 @@ internal sealed class GrpcChannel : IDisposable
             throw new GrpcStatusException(GrpcStatusCode.Unavailable, $"The service is unreachable: {e.Message}", null, e);
         }
 
+        // A trailers-only response (the status, OK here, came in the headers: SendAsync threw
+        // otherwise) carries no messages and no trailers: the stream is empty and has ended.
+        var trailersOnly = response.Headers.Contains(GrpcHeaders.Status);
         using (response)
         await using (body.ConfigureAwait(false))
         {
@@ -129,7 +132,10 @@ internal sealed class GrpcChannel : IDisposable
                 yield return message;
             }
 
-            ThrowIfError(response.TrailingHeaders, trailersOnly: false);
+            if (!trailersOnly)
+            {
+                ThrowIfError(response.TrailingHeaders, trailersOnly: false);
+            }
         }
     }
 
