@@ -239,6 +239,13 @@ internal sealed class GrpcChannel : IDisposable
             return null;
         }
 
+        // A deadline that has already passed cannot be sent as grpc-timeout (GrpcTimeout.Format
+        // and CancelAfter both throw ArgumentOutOfRangeException): the call fails locally.
+        if (t <= TimeSpan.Zero)
+        {
+            throw new GrpcStatusException(GrpcStatusCode.DeadlineExceeded, $"The deadline had already passed (timeout {t}).");
+        }
+
         var source = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         source.CancelAfter(t);
         return source;
