@@ -85,9 +85,17 @@ internal sealed class FiberManagerRpc(FiberSupervisor<V1.Payload, V1.Payload> ma
 
     private V1.ListFibersResponse ListFibers(V1.ListFibersRequest request)
     {
+        // FIBER_STATUS_UNSPECIFIED matches nothing (the contract), so a filter of only that
+        // value matches no fiber at all; it must not fall back to "any status".
+        var statuses = request.Statuses.Where(s => s != V1.FiberStatus.Unspecified).Select(FiberMapping.FromProto).ToList();
+        if (request.Statuses.Count > 0 && statuses.Count == 0)
+        {
+            return new V1.ListFibersResponse();
+        }
+
         var page = manager.List(new FiberQuery
         {
-            Statuses = request.Statuses.Count == 0 ? null : [.. request.Statuses.Select(FiberMapping.FromProto)],
+            Statuses = statuses.Count == 0 ? null : statuses,
             Workflow = request.Workflow.Length == 0 ? null : request.Workflow,
             Labels = request.Labels.Count == 0 ? null : request.Labels,
             PageSize = (int)Math.Min(request.PageSize, int.MaxValue),
