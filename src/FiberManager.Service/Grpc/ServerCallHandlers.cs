@@ -18,6 +18,16 @@ internal sealed class GrpcServerContext(ServerSettings settings, ILogger logger,
     public CancellationToken Stopping { get; } = stopping;
 
     public GrpcMessageReadOptions ReadOptions { get; } = new() { MaxMessageSize = settings.MaxMessageSize };
+
+    /// <summary>
+    /// The read options of one call: the shared ones, or, when the client names a
+    /// <c>grpc-encoding</c>, options carrying it, so that a compressed message gets UNIMPLEMENTED
+    /// (an encoding FiberManager does not support) rather than INTERNAL (no encoding sent).
+    /// </summary>
+    public GrpcMessageReadOptions ReadOptionsFor(HttpRequest request) =>
+        request.Headers.TryGetValue(GrpcHeaders.Encoding, out var encoding) && encoding.Count > 0
+            ? new() { MaxMessageSize = Settings.MaxMessageSize, MessageEncoding = encoding.ToString() }
+            : ReadOptions;
 }
 
 /// <summary>The limits the wire layer enforces.</summary>
@@ -69,7 +79,11 @@ internal abstract class ServerCallHandler(GrpcServerContext server, string metho
         }
 
         http.Response.ContentType = GrpcHeaders.ContentTypeGrpc;
-        var call = new GrpcCallContext(http, Method, timeout, EndsOnServerStop ? Server.Stopping : CancellationToken.None);
+        http.Response.Headers[GrpcHeaders.AcceptEncoding] = GrpcHeaders.IdentityEncoding;
+        var call = new GrpcCallContext(http, Method, timeout, EndsOnServerStop ? Server.Stopping : CancellationToken.None)
+        {
+            ReadOptions = Server.ReadOptionsFor(http.Request),
+        };
         Task task;
         try
         {
@@ -146,7 +160,7 @@ internal sealed class UnaryServerCallHandler<TRequest, TResponse>(
 
     protected override async Task HandleCoreAsync(GrpcCallContext call)
     {
-        var request = await GrpcMessageFraming.ReadSingleMessageAsync(call.HttpContext.Request.BodyReader, parser, Server.ReadOptions, call.CancellationToken).ConfigureAwait(false);
+        var request = await GrpcMessageFraming.ReadSingleMessageAsync(call.HttpContext.Request.BodyReader, parser, call.ReadOptions, call.CancellationToken).ConfigureAwait(false);
         var response = await invoker(request, call).ConfigureAwait(false);
         await WriteMessageAsync(call, response, call.CancellationToken).ConfigureAwait(false);
     }
@@ -166,7 +180,7 @@ internal sealed class ServerStreamingServerCallHandler<TRequest, TResponse>(
 
     protected override async Task HandleCoreAsync(GrpcCallContext call)
     {
-        var request = await GrpcMessageFraming.ReadSingleMessageAsync(call.HttpContext.Request.BodyReader, parser, Server.ReadOptions, call.CancellationToken).ConfigureAwait(false);
+        var request = await GrpcMessageFraming.ReadSingleMessageAsync(call.HttpContext.Request.BodyReader, parser, call.ReadOptions, call.CancellationToken).ConfigureAwait(false);
         await invoker(request, new StreamWriter<TResponse>(this, call), call).ConfigureAwait(false);
     }
 
@@ -194,7 +208,7 @@ internal sealed class DuplexStreamingServerCallHandler<TRequest, TResponse>(
     protected override bool EndsOnServerStop => true;
 
     protected override Task HandleCoreAsync(GrpcCallContext call) =>
-        invoker(new Reader(parser, Server.ReadOptions, call), new Writer(this, call), call);
+        invoker(new Reader(parser, call.ReadOptions, call), new Writer(this, call), call);
 
     private sealed class Reader(MessageParser<TRequest> parser, GrpcMessageReadOptions options, GrpcCallContext call) : IAsyncStreamReader<TRequest>
     {
