@@ -45,7 +45,7 @@ internal abstract class ServerCallHandler(GrpcServerContext server, string metho
 
     public string Method { get; } = method;
 
-    /// <summary>Streaming calls end when the server stops; unary calls run to completion.</summary>
+    /// <summary>Whether the call's token is cancelled when the server stops (streams that would otherwise never end); unary calls run to completion.</summary>
     protected abstract bool EndsOnServerStop { get; }
 
     public Task HandleCallAsync(HttpContext http)
@@ -166,17 +166,23 @@ internal sealed class UnaryServerCallHandler<TRequest, TResponse>(
     }
 }
 
-/// <summary>A server-streaming method: one request in, a stream of responses out.</summary>
+/// <summary>
+/// A server-streaming method: one request in, a stream of responses out. By default the stream
+/// is cancelled when the server stops; a method whose streams the application ends itself on
+/// shutdown (Subscribe: the manager delivers every terminated event) passes
+/// <c>endsOnServerStop: false</c>, so that cancelling does not race those last messages.
+/// </summary>
 internal sealed class ServerStreamingServerCallHandler<TRequest, TResponse>(
     GrpcServerContext server,
     string method,
     MessageParser<TRequest> parser,
-    Func<TRequest, IServerStreamWriter<TResponse>, GrpcCallContext, Task> invoker)
+    Func<TRequest, IServerStreamWriter<TResponse>, GrpcCallContext, Task> invoker,
+    bool endsOnServerStop = true)
     : ServerCallHandler(server, method)
     where TRequest : class, IMessage<TRequest>
     where TResponse : class, IMessage<TResponse>
 {
-    protected override bool EndsOnServerStop => true;
+    protected override bool EndsOnServerStop => endsOnServerStop;
 
     protected override async Task HandleCoreAsync(GrpcCallContext call)
     {
