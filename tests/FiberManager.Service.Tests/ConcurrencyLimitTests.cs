@@ -34,6 +34,29 @@ public sealed class ConcurrencyLimitTests(SinglePermitServiceFixture fixture) : 
         return holder;
     }
 
+    /// <summary>
+    /// After a Start that gave up waiting, the fiber must not stay PENDING: the server ended it
+    /// (INTERRUPTED), or - when the client's deadline passed before the request got that far -
+    /// never registered it (NOT_FOUND).
+    /// </summary>
+    private async Task AssertNotLeftPendingAsync(string id)
+    {
+        var status = await Eventually.UntilAsync(
+            async () =>
+            {
+                try
+                {
+                    return (await Client.GetStatusAsync(id).DefaultTimeout()).Status;
+                }
+                catch (GrpcStatusException e) when (e.StatusCode == GrpcStatusCode.NotFound)
+                {
+                    return FiberStatus.Unspecified;
+                }
+            },
+            s => s != FiberStatus.Pending);
+        Assert.Contains(status, new[] { FiberStatus.Interrupted, FiberStatus.Unspecified });
+    }
+
     [Fact]
     public async Task Start_NoPermitWithReject_ResourceExhaustedConcurrencyLimitReached()
     {
@@ -93,10 +116,33 @@ public sealed class ConcurrencyLimitTests(SinglePermitServiceFixture fixture) : 
                 new StartRequest { FiberId = id, Workflow = "echo", Admission = AdmissionPolicy.Wait },
                 new GrpcCallOptions { Timeout = TimeSpan.FromMilliseconds(300) })).DefaultTimeout();
             Assert.Equal(GrpcStatusCode.DeadlineExceeded, error.StatusCode);
+            await AssertNotLeftPendingAsync(id);
+        }
+        finally
+        {
+            await Client.InterruptAsync(holder).DefaultTimeout();
+        }
+    }
 
-            // The server saw the deadline too: the waiting fiber was given up, not left pending.
-            var status = await Eventually.UntilAsync(() => Client.GetStatusAsync(id), s => s.Status != FiberStatus.Pending);
-            Assert.Equal(FiberStatus.Interrupted, status.Status);
+    [Fact]
+    public async Task Start_NoPermitWithWaitAndGrpcTimeoutHeaderOnly_ServerEndsTheCallWithDeadlineExceeded()
+    {
+        var holder = await HoldThePermitAsync();
+        try
+        {
+            // A raw call with no client-side timer: only the server's reading of grpc-timeout ends it.
+            var id = Ids.New("wait-header");
+            using var raw = new RawGrpcClient(fixture.Host.Address);
+            var response = await raw.PostAsync(
+                "/fibermanager.v1.FiberManager/Start",
+                RawGrpcClient.Frame(new StartRequest { FiberId = id, Workflow = "echo", Admission = AdmissionPolicy.Wait }),
+                headers: new Dictionary<string, string> { [GrpcHeaders.Timeout] = "300m" });
+
+            Assert.True(response.TrailersOnly);
+            Assert.Equal(GrpcStatusCode.DeadlineExceeded, response.Status);
+            Assert.Equal(ErrorReasons.DeadlineExceeded, response.ErrorInfo?.Reason);
+            Assert.Equal(ErrorReasons.Domain, response.ErrorInfo?.Domain);
+            await AssertNotLeftPendingAsync(id);
         }
         finally
         {
@@ -117,10 +163,7 @@ public sealed class ConcurrencyLimitTests(SinglePermitServiceFixture fixture) : 
                 new StartRequest { FiberId = id, Workflow = "echo", Admission = AdmissionPolicy.Wait, PermitTimeout = Duration.FromTimeSpan(TimeSpan.FromDays(100)) },
                 new GrpcCallOptions { Timeout = TimeSpan.FromMilliseconds(300) })).DefaultTimeout();
             Assert.Equal(GrpcStatusCode.DeadlineExceeded, error.StatusCode);
-
-            // Nothing is left waiting for the permit.
-            var status = await Eventually.UntilAsync(() => Client.GetStatusAsync(id), s => s.Status != FiberStatus.Pending);
-            Assert.Equal(FiberStatus.Interrupted, status.Status);
+            await AssertNotLeftPendingAsync(id);
         }
         finally
         {

@@ -88,7 +88,7 @@ public sealed class StreamingTests(SharedServiceFixture fixture) : IClassFixture
         }).DefaultTimeout();
 
         Assert.Equal(FiberManager.Protocol.GrpcStatusCode.DeadlineExceeded, error.StatusCode);
-        Assert.Equal(1, received);
+        Assert.InRange(received, 0, 1); // 0 only if the deadline passed before the replayed output arrived
         await Eventually.UntilAsync(() => Client.GetStatusAsync(id), s => s.Subscribers == 0);
         await Client.InterruptAsync(id).DefaultTimeout();
     }
