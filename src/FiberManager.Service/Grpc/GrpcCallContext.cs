@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using FiberManager.Protocol;
 using Microsoft.AspNetCore.Http;
 
 namespace FiberManager.Service.Grpc;
@@ -63,6 +64,9 @@ public sealed class GrpcCallContext : IDisposable
 
     /// <summary>True once the client has gone away.</summary>
     public bool ClientCancelled => HttpContext.RequestAborted.IsCancellationRequested;
+
+    /// <summary>How request messages are read: size limit and the client's <c>grpc-encoding</c>.</summary>
+    internal GrpcMessageReadOptions ReadOptions { get; init; } = GrpcMessageReadOptions.Default;
 
     /// <summary>True once a response message has been written (errors then go in trailers).</summary>
     internal bool MessageWritten { get; set; }

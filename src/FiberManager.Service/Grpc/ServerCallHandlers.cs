@@ -24,6 +24,16 @@ internal sealed class GrpcServerContext(ServerSettings settings, ILogger logger,
     public CancellationToken Drained { get; } = drained;
 
     public GrpcMessageReadOptions ReadOptions { get; } = new() { MaxMessageSize = settings.MaxMessageSize };
+
+    /// <summary>
+    /// The read options of one call: the shared ones, or, when the client names a
+    /// <c>grpc-encoding</c>, options carrying it, so that a compressed message gets UNIMPLEMENTED
+    /// (an encoding FiberManager does not support) rather than INTERNAL (no encoding sent).
+    /// </summary>
+    public GrpcMessageReadOptions ReadOptionsFor(HttpRequest request) =>
+        request.Headers.TryGetValue(GrpcHeaders.Encoding, out var encoding) && encoding.Count > 0
+            ? new() { MaxMessageSize = Settings.MaxMessageSize, MessageEncoding = encoding.ToString() }
+            : ReadOptions;
 }
 
 /// <summary>The limits the wire layer enforces.</summary>
@@ -43,7 +53,10 @@ internal abstract class ServerCallHandler(GrpcServerContext server, string metho
 
     private readonly Telemetry.RpcTelemetry _telemetry = new(method);
 
-    /// <summary>Streaming calls are ended once the server has drained; unary calls run to completion.</summary>
+    /// <summary>
+    /// Whether the call's token is cancelled once the server has drained (the manager has shut
+    /// down): streams that would otherwise never end. Unary calls run to completion.
+    /// </summary>
     protected abstract bool EndsOnServerStop { get; }
 
     public Task HandleCallAsync(HttpContext http)
@@ -77,7 +90,11 @@ internal abstract class ServerCallHandler(GrpcServerContext server, string metho
         }
 
         http.Response.ContentType = GrpcHeaders.ContentTypeGrpc;
-        var call = new GrpcCallContext(http, Method, timeout, EndsOnServerStop ? Server.Drained : CancellationToken.None);
+        http.Response.Headers[GrpcHeaders.AcceptEncoding] = GrpcHeaders.IdentityEncoding;
+        var call = new GrpcCallContext(http, Method, timeout, EndsOnServerStop ? Server.Drained : CancellationToken.None)
+        {
+            ReadOptions = Server.ReadOptionsFor(http.Request),
+        };
         var telemetry = _telemetry.Start(http);
         Task task;
         try
@@ -159,27 +176,33 @@ internal sealed class UnaryServerCallHandler<TRequest, TResponse>(
 
     protected override async Task HandleCoreAsync(GrpcCallContext call)
     {
-        var request = await GrpcMessageFraming.ReadSingleMessageAsync(call.HttpContext.Request.BodyReader, parser, Server.ReadOptions, call.CancellationToken).ConfigureAwait(false);
+        var request = await GrpcMessageFraming.ReadSingleMessageAsync(call.HttpContext.Request.BodyReader, parser, call.ReadOptions, call.CancellationToken).ConfigureAwait(false);
         var response = await invoker(request, call).ConfigureAwait(false);
         await WriteMessageAsync(call, response, call.CancellationToken).ConfigureAwait(false);
     }
 }
 
-/// <summary>A server-streaming method: one request in, a stream of responses out.</summary>
+/// <summary>
+/// A server-streaming method: one request in, a stream of responses out. By default the stream
+/// is cancelled when the server stops; a method whose streams the application ends itself on
+/// shutdown (Subscribe: the manager delivers every terminated event) passes
+/// <c>endsOnServerStop: false</c>, so that cancelling does not race those last messages.
+/// </summary>
 internal sealed class ServerStreamingServerCallHandler<TRequest, TResponse>(
     GrpcServerContext server,
     string method,
     MessageParser<TRequest> parser,
-    Func<TRequest, IServerStreamWriter<TResponse>, GrpcCallContext, Task> invoker)
+    Func<TRequest, IServerStreamWriter<TResponse>, GrpcCallContext, Task> invoker,
+    bool endsOnServerStop = true)
     : ServerCallHandler(server, method)
     where TRequest : class, IMessage<TRequest>
     where TResponse : class, IMessage<TResponse>
 {
-    protected override bool EndsOnServerStop => true;
+    protected override bool EndsOnServerStop => endsOnServerStop;
 
     protected override async Task HandleCoreAsync(GrpcCallContext call)
     {
-        var request = await GrpcMessageFraming.ReadSingleMessageAsync(call.HttpContext.Request.BodyReader, parser, Server.ReadOptions, call.CancellationToken).ConfigureAwait(false);
+        var request = await GrpcMessageFraming.ReadSingleMessageAsync(call.HttpContext.Request.BodyReader, parser, call.ReadOptions, call.CancellationToken).ConfigureAwait(false);
         await invoker(request, new StreamWriter<TResponse>(this, call), call).ConfigureAwait(false);
     }
 
@@ -207,7 +230,7 @@ internal sealed class DuplexStreamingServerCallHandler<TRequest, TResponse>(
     protected override bool EndsOnServerStop => true;
 
     protected override Task HandleCoreAsync(GrpcCallContext call) =>
-        invoker(new Reader(parser, Server.ReadOptions, call), new Writer(this, call), call);
+        invoker(new Reader(parser, call.ReadOptions, call), new Writer(this, call), call);
 
     private sealed class Reader(MessageParser<TRequest> parser, GrpcMessageReadOptions options, GrpcCallContext call) : IAsyncStreamReader<TRequest>
     {
