@@ -79,7 +79,8 @@ internal abstract class ServerCallHandler(GrpcServerContext server, string metho
         Task task;
         try
         {
-            task = HandleCoreAsync(call);
+            // A deadline that has already passed ("0S") never runs the method.
+            task = call.DeadlineExceeded ? Task.FromCanceled(call.CancellationToken) : HandleCoreAsync(call);
         }
         catch (Exception exception)
         {
@@ -128,6 +129,15 @@ internal abstract class ServerCallHandler(GrpcServerContext server, string metho
 
     protected abstract Task HandleCoreAsync(GrpcCallContext call);
 
+    /// <summary>
+    /// The read limits for this call, with the client's <c>grpc-encoding</c>: a compressed message
+    /// in an encoding the server does not support is UNIMPLEMENTED, not a protocol error.
+    /// </summary>
+    protected GrpcMessageReadOptions ReadOptionsFor(GrpcCallContext call) =>
+        call.HttpContext.Request.Headers.TryGetValue(GrpcHeaders.Encoding, out var encoding) && encoding.Count > 0
+            ? new GrpcMessageReadOptions { MaxMessageSize = Server.Settings.MaxMessageSize, MessageEncoding = encoding.ToString() }
+            : Server.ReadOptions;
+
     /// <summary>Writes one framed message and flushes it.</summary>
     protected ValueTask<FlushResult> WriteMessageAsync(GrpcCallContext call, IMessage message, CancellationToken cancellationToken)
     {
@@ -152,7 +162,7 @@ internal sealed class UnaryServerCallHandler<TRequest, TResponse>(
 
     protected override async Task HandleCoreAsync(GrpcCallContext call)
     {
-        var request = await GrpcMessageFraming.ReadSingleMessageAsync(call.HttpContext.Request.BodyReader, parser, Server.ReadOptions, call.CancellationToken).ConfigureAwait(false);
+        var request = await GrpcMessageFraming.ReadSingleMessageAsync(call.HttpContext.Request.BodyReader, parser, ReadOptionsFor(call), call.CancellationToken).ConfigureAwait(false);
         var response = await invoker(request, call).ConfigureAwait(false);
         await WriteMessageAsync(call, response, call.CancellationToken).ConfigureAwait(false);
     }
@@ -172,7 +182,7 @@ internal sealed class ServerStreamingServerCallHandler<TRequest, TResponse>(
 
     protected override async Task HandleCoreAsync(GrpcCallContext call)
     {
-        var request = await GrpcMessageFraming.ReadSingleMessageAsync(call.HttpContext.Request.BodyReader, parser, Server.ReadOptions, call.CancellationToken).ConfigureAwait(false);
+        var request = await GrpcMessageFraming.ReadSingleMessageAsync(call.HttpContext.Request.BodyReader, parser, ReadOptionsFor(call), call.CancellationToken).ConfigureAwait(false);
         await invoker(request, new StreamWriter<TResponse>(this, call), call).ConfigureAwait(false);
     }
 
@@ -200,7 +210,7 @@ internal sealed class DuplexStreamingServerCallHandler<TRequest, TResponse>(
     protected override bool EndsOnServerStop => true;
 
     protected override Task HandleCoreAsync(GrpcCallContext call) =>
-        invoker(new Reader(parser, Server.ReadOptions, call), new Writer(this, call), call);
+        invoker(new Reader(parser, ReadOptionsFor(call), call), new Writer(this, call), call);
 
     private sealed class Reader(MessageParser<TRequest> parser, GrpcMessageReadOptions options, GrpcCallContext call) : IAsyncStreamReader<TRequest>
     {
