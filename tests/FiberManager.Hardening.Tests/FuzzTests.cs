@@ -16,7 +16,7 @@ namespace FiberManager.Hardening.Tests;
 /// (HTTP 200 with grpc-status); never HTTP 500, a reset stream, or an unobserved exception; and
 /// the service must be healthy, with sane statistics, afterwards.
 /// </summary>
-public sealed class FuzzTests
+public sealed class FuzzTests(Xunit.Abstractions.ITestOutputHelper output)
 {
     private const int Seed = 20_261_121;
     private const int Calls = 2_500;
@@ -99,6 +99,8 @@ public sealed class FuzzTests
             await Task.WhenAll(Enumerable.Range(0, Workers).Select(_ => Task.Run(WorkerAsync))).WaitAsync(TimeSpan.FromSeconds(90));
 
             Assert.True(failures.IsEmpty, $"{failures.Count} calls did not end in a gRPC status:\n{string.Join('\n', failures.Take(20))}");
+
+            output.WriteLine("statuses: " + string.Join(", ", statuses.OrderBy(s => s.Key).Select(s => $"{s.Key}={s.Value}")));
 
             // Plenty of variety reached the service, not just one status.
             Assert.True(statuses.Count >= 6, "statuses seen: " + string.Join(", ", statuses.Select(s => $"{s.Key}={s.Value}")));

@@ -65,6 +65,11 @@ public sealed class SecurityTests(SecuredServiceFixture fixture) : IClassFixture
         AssertStatus(await Raw.CallAsync(RawGrpcClient.GetStatusPath, new V1.GetStatusRequest { FiberId = id }, Bearer(SecuredServiceFixture.ControlKey)), GrpcStatusCode.NotFound);
     }
 
+    /// <summary>The key is checked before the body is read: a caller without a key learns nothing from malformed frames.</summary>
+    [Fact]
+    public async Task NoKey_MalformedBody_UnauthenticatedFirst() =>
+        AssertStatus(await Raw.CallAsync(RawGrpcClient.StartPath, RawGrpcClient.Frame([0xFF], declaredLength: uint.MaxValue)), GrpcStatusCode.Unauthenticated);
+
     [Fact]
     public async Task ControlKey_BearerAndHeader_Allowed()
     {
