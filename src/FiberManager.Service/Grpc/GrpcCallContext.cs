@@ -21,11 +21,17 @@ public sealed class GrpcCallContext : IDisposable
         Method = method;
         if (timeout is { } t)
         {
-            Deadline = DateTimeOffset.UtcNow + t;
+            // grpc-timeout goes up to 99,999,999 hours (~11,400 years): past year 9999 the deadline is the end of time.
+            var now = DateTimeOffset.UtcNow;
+            Deadline = t < DateTimeOffset.MaxValue - now ? now + t : DateTimeOffset.MaxValue;
             _deadline = new CancellationTokenSource();
-            // CancellationTokenSource accepts at most ~49 days; a longer deadline is no deadline in practice.
-            if (t < TimeSpan.FromDays(49))
+            if (t <= TimeSpan.Zero)
             {
+                _deadline.Cancel(); // "0S": the deadline has already passed
+            }
+            else if (t < TimeSpan.FromDays(49))
+            {
+                // CancellationTokenSource accepts at most ~49 days; a longer deadline is no deadline in practice.
                 _deadline.CancelAfter(t);
             }
         }

@@ -13,8 +13,11 @@ namespace FiberManager.Service.Grpc;
 /// (the host began to stop: new work is refused) and drained (the manager has finished: streams
 /// still open are ended).
 /// </summary>
-internal sealed class GrpcServerContext(ServerSettings settings, ILogger logger, CancellationToken stopping, CancellationToken drained)
+internal sealed class GrpcServerContext(ServerSettings settings, ILogger logger, CancellationToken stopping, CancellationToken drained, ApiKeyAuthenticator? authenticator = null)
 {
+    /// <summary>Checks API keys and rate limits before a method runs; null when security is off.</summary>
+    public ApiKeyAuthenticator? Authenticator { get; } = authenticator is { Enabled: true } ? authenticator : null;
+
     public ServerSettings Settings { get; } = settings;
 
     public ILogger Logger { get; } = logger;
@@ -99,7 +102,9 @@ internal abstract class ServerCallHandler(GrpcServerContext server, string metho
         Task task;
         try
         {
-            task = HandleCoreAsync(call);
+            // Refused calls (API key, rate limit) and calls whose deadline has already passed ("0S") never run the method.
+            Server.Authenticator?.Authorize(http, Method);
+            task = call.DeadlineExceeded ? Task.FromCanceled(call.CancellationToken) : HandleCoreAsync(call);
         }
         catch (Exception exception)
         {

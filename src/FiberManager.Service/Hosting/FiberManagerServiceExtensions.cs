@@ -33,6 +33,11 @@ public static class FiberManagerServiceExtensions
             .Bind(builder.Configuration.GetSection(ServerOptions.Section), o => o.ErrorOnUnknownConfiguration = true)
             .ValidateOnStart();
         services.AddSingleton<IValidateOptions<ServerOptions>, ServerOptionsValidator>();
+        services.AddOptions<SecurityOptions>()
+            .Bind(builder.Configuration.GetSection(SecurityOptions.Section), o => o.ErrorOnUnknownConfiguration = true)
+            .Validate(o => o.GetErrors().Count == 0, "FiberManager:Security is invalid (API keys need a Key of 16+ characters, a unique Name and Permissions).")
+            .ValidateOnStart();
+        services.AddSingleton(provider => new ApiKeyAuthenticator(provider.GetRequiredService<IOptions<SecurityOptions>>().Value));
 
         services.AddSingleton(provider => new FiberSupervisor<V1.Payload, V1.Payload>(
             provider.GetRequiredService<IOptions<FiberManagerOptions>>().Value,
@@ -53,7 +58,8 @@ public static class FiberManagerServiceExtensions
                 new ServerSettings(server.MaxMessageSize, server.DetailedErrors),
                 provider.GetRequiredService<ILoggerFactory>().CreateLogger("FiberManager.Service.Grpc"),
                 lifetime.ApplicationStopping,
-                provider.GetRequiredService<ServerDrain>().Drained);
+                provider.GetRequiredService<ServerDrain>().Drained,
+                provider.GetRequiredService<ApiKeyAuthenticator>());
         });
         services.AddSingleton<GrpcMethodTable>();
         services.AddSingleton<ServerDrain>();
@@ -116,7 +122,7 @@ public static class FiberManagerServiceExtensions
     private sealed class ManagerOptionsValidator(IConfigurationSection section) : IValidateOptions<FiberManagerOptions>
     {
         private static readonly HashSet<string> s_known = new(
-            typeof(FiberManagerOptions).GetProperties().Select(p => p.Name).Append("Server"),
+            typeof(FiberManagerOptions).GetProperties().Select(p => p.Name).Append("Server").Append("Security"),
             StringComparer.OrdinalIgnoreCase);
 
         public ValidateOptionsResult Validate(string? name, FiberManagerOptions options)
