@@ -30,10 +30,10 @@ public sealed class LifetimeTests
             await ctx.DelayAsync(3 * Second);
         });
 
-        await clock.WaitForTimersAsync(2).DefaultTimeout(); // foo sleeps, bar ticked once and sleeps
         for (var i = 0; i < 3; i++)
         {
-            clock.Advance(Second);
+            // foo sleeps; bar has ticked and sleeps again (re-armed) before every second passes.
+            await clock.AdvanceWhenParkedAsync(Second, 2, () => foo, () => bar);
         }
 
         await foo.JoinAsync().DefaultTimeout();
@@ -57,19 +57,20 @@ public sealed class LifetimeTests
             await ctx.DelayAsync(3 * Second);
         });
 
-        await clock.WaitForTimersAsync(2).DefaultTimeout();
         for (var i = 0; i < 3; i++)
         {
-            clock.Advance(Second);
+            await clock.AdvanceWhenParkedAsync(Second, 2, () => foo, () => bar);
         }
 
         await foo.JoinAsync().DefaultTimeout();
+        await clock.ParkedAsync(1, () => bar);
         Assert.Equal(4, ticks); // t = 0, 1, 2, 3: the daemon was not interrupted at 3 s
         for (var i = 0; i < 5; i++)
         {
-            clock.Advance(Second);
+            await clock.AdvanceWhenParkedAsync(Second, 1, () => bar);
         }
 
+        await clock.ParkedAsync(1, () => bar);
         Assert.Equal(9, ticks);
         Assert.False(bar!.IsDone);
         var exit = await bar.InterruptAsync().DefaultTimeout();
@@ -83,10 +84,11 @@ public sealed class LifetimeTests
         await using var runtime = new FiberRuntime(clock);
         var ticks = 0;
         var fooInterrupted = false;
+        Fiber<Unit>? foo = null;
         Fiber<Unit>? bar = null;
         var program = runtime.ForkDaemon(async ctx =>
         {
-            var foo = ctx.Fork(async c =>
+            foo = ctx.Fork(async c =>
             {
                 bar = c.ForkDaemon(Ticker(() => Interlocked.Increment(ref ticks)));
                 try
@@ -103,19 +105,20 @@ public sealed class LifetimeTests
             return await foo.InterruptAsync();
         });
 
-        await clock.WaitForTimersAsync(3).DefaultTimeout(); // program, foo and bar all parked
-        clock.Advance(Second);
-        clock.Advance(Second);
+        await clock.AdvanceWhenParkedAsync(Second, 3, () => program, () => foo, () => bar); // program, foo and bar all parked
+        await clock.AdvanceWhenParkedAsync(Second, 3, () => program, () => foo, () => bar);
         var fooExit = await program.JoinAsync().DefaultTimeout();
         Assert.True(fooExit.IsInterrupted);
         Assert.True(fooInterrupted);
+        await clock.ParkedAsync(1, () => bar);
         Assert.Equal(3, ticks); // t = 0, 1, 2
 
         for (var i = 0; i < 5; i++)
         {
-            clock.Advance(Second);
+            await clock.AdvanceWhenParkedAsync(Second, 1, () => bar);
         }
 
+        await clock.ParkedAsync(1, () => bar);
         Assert.Equal(8, ticks);
         Assert.False(bar!.IsDone);
     }
@@ -140,16 +143,15 @@ public sealed class LifetimeTests
             await local.DelayAsync(5 * Second);
         }));
 
-        await clock.WaitForTimersAsync(3).DefaultTimeout();
         for (var i = 0; i < 3; i++)
         {
-            clock.Advance(Second);
+            await clock.AdvanceWhenParkedAsync(Second, 3, () => program, () => foo, () => bar);
         }
 
         await foo!.JoinAsync().DefaultTimeout();
         Assert.False(bar!.IsDone); // outlived its parent
-        clock.Advance(Second);
-        clock.Advance(Second);
+        await clock.AdvanceWhenParkedAsync(Second, 2, () => program, () => bar);
+        await clock.AdvanceWhenParkedAsync(Second, 2, () => program, () => bar);
         await program.JoinAsync().DefaultTimeout();
         var barExit = await bar.AwaitExitAsync().DefaultTimeout();
 
@@ -180,10 +182,9 @@ public sealed class LifetimeTests
             await outer.DelayAsync(5 * Second);
         }));
 
-        await clock.WaitForTimersAsync(2).DefaultTimeout();
         for (var i = 0; i < 8; i++)
         {
-            clock.Advance(Second);
+            await clock.AdvanceWhenParkedAsync(Second, 2, () => program, () => bar);
         }
 
         await program.JoinAsync().DefaultTimeout();

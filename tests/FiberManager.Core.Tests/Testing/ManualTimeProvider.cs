@@ -99,7 +99,24 @@ public sealed class ManualTimeProvider : TimeProvider
                 next.DueAt = next.Period > TimeSpan.Zero ? _now + next.Period : null;
             }
 
-            next.Fire();
+            FireInline(next);
+        }
+    }
+
+    // Fires with no SynchronizationContext. xunit runs tests under its own context, and the runtime
+    // never inlines a task continuation under a non-default context: awaits of Task.Delay would resume
+    // on the thread pool and race the next timer instead of settling before it, as documented above.
+    private static void FireInline(ManualTimer timer)
+    {
+        var context = SynchronizationContext.Current;
+        SynchronizationContext.SetSynchronizationContext(null);
+        try
+        {
+            timer.Fire();
+        }
+        finally
+        {
+            SynchronizationContext.SetSynchronizationContext(context);
         }
     }
 
