@@ -29,6 +29,14 @@ public static class Parking
         clock.Advance(by);
     }
 
+    /// <summary>
+    /// Completes once <paramref name="fiber"/> is suspended and has given its first thread back: for a
+    /// fiber whose first await is a runtime wait, every await up its chain is registered, so an
+    /// interruption from a thread with no SynchronizationContext runs its continuation (its finally) inline.
+    /// </summary>
+    public static Task ParkedAsync(this Fiber fiber) =>
+        TestTimeouts.UntilAsync(() => fiber is { Status: FiberStatus.Suspended, HasYielded: true }, $"{fiber} is parked");
+
     /// <summary>Completes once <paramref name="fiber"/> reports <see cref="FiberStatus.Suspended"/>.</summary>
     public static Task SuspendedAsync(this Fiber fiber) =>
         TestTimeouts.UntilAsync(() => fiber.Status == FiberStatus.Suspended, $"{fiber} is suspended");
