@@ -86,7 +86,8 @@ internal sealed class FiberCollectionCore<TKey>
     /// Stores <paramref name="fiber"/> under <paramref name="key"/>. An existing fiber under the key
     /// is replaced (stored first, interrupted after) unless <paramref name="onlyIfMissing"/>.
     /// When the fiber is not stored (closed, or the key is taken with only-if-missing) it is
-    /// interrupted and false is returned.
+    /// interrupted and false is returned. Storing the fiber already stored under the key changes
+    /// nothing and returns true.
     /// </summary>
     public bool TryStore(TKey key, Fiber fiber, bool onlyIfMissing, bool propagateInterruption)
     {
@@ -97,13 +98,20 @@ internal sealed class FiberCollectionCore<TKey>
         lock (_lock)
         {
             AssertInvariants();
-            if (_closed || (onlyIfMissing && _members.ContainsKey(key)))
+            _members.TryGetValue(key, out var existing);
+            if (existing is not null && ReferenceEquals(existing.Fiber, fiber))
+            {
+                // Already stored. As a replacement it would be interrupted as its own predecessor.
+                return true;
+            }
+
+            if (_closed || (onlyIfMissing && existing is not null))
             {
                 stored = false;
             }
             else
             {
-                _members.Remove(key, out replaced);
+                replaced = existing;
                 _members[key] = member;
                 stored = true;
             }

@@ -195,4 +195,19 @@ public sealed class FiberHandleTests
         Assert.Equal(3, await runTask(_ => Task.FromResult(3)).DefaultTimeout()); // replaces the parked one
         Assert.True((await parked.AwaitExitAsync().DefaultTimeout()).IsInterrupted);
     }
+
+    [Fact]
+    public async Task Set_SameFiberTwice_ChangesNothing()
+    {
+        var runtime = new FiberRuntime();
+        await using var cleanup = runtime.DisposeBounded();
+        var handle = new FiberHandle(runtime.CreateScope());
+        var daemon = runtime.ForkDaemon(ctx => ctx.NeverAsync());
+
+        Assert.True(handle.Set(daemon));
+        Assert.True(handle.Set(daemon));
+
+        Assert.False(daemon.IsInterruptRequested);
+        Assert.Same(daemon, handle.Fiber);
+    }
 }

@@ -318,4 +318,22 @@ public sealed class FiberMapTests
         Assert.True((await rejected.AwaitExitAsync().DefaultTimeout()).IsInterrupted);
         Assert.Equal(2, await runTask("other", _ => Task.FromResult(2)).DefaultTimeout());
     }
+
+    [Fact]
+    public async Task Set_FiberForkedElsewhere_IsStoredAndLeavesWhenItEnds_AndSettingItAgainChangesNothing()
+    {
+        var runtime = new FiberRuntime();
+        await using var cleanup = runtime.DisposeBounded();
+        var map = new FiberMap<string>(runtime.CreateScope());
+        var daemon = runtime.ForkDaemon(ctx => ctx.NeverAsync());
+
+        Assert.True(map.Set("k", daemon));
+        Assert.True(map.Set("k", daemon));
+        Assert.True(map.Set("k", daemon, onlyIfMissing: true));
+
+        Assert.False(daemon.IsInterruptRequested);
+        Assert.Equal(1, map.Count);
+        await daemon.InterruptAsync().DefaultTimeout();
+        Assert.Equal(0, map.Count);
+    }
 }

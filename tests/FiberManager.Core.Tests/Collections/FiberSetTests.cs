@@ -363,4 +363,21 @@ public sealed class FiberSetTests
         Assert.Same(boom, thrown);
         Assert.Equal(0, set.Count);
     }
+
+    [Fact]
+    public async Task TryAdd_FiberAlreadyInTheSet_ChangesNothingAndDoesNotInterruptIt()
+    {
+        var runtime = new FiberRuntime();
+        await using var cleanup = runtime.DisposeBounded();
+        var set = new FiberSet(runtime.CreateScope());
+        var daemon = runtime.ForkDaemon(ctx => ctx.NeverAsync());
+
+        Assert.True(set.TryAdd(daemon));
+        Assert.True(set.TryAdd(daemon));
+
+        Assert.False(daemon.IsInterruptRequested);
+        Assert.Equal(1, set.Count);
+        await daemon.InterruptAsync().DefaultTimeout();
+        Assert.Equal(0, set.Count);
+    }
 }
