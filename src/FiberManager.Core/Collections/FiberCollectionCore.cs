@@ -182,11 +182,7 @@ internal sealed class FiberCollectionCore<TKey>
             fibers = [.. _members.Values.Select(static m => m.Fiber)];
         }
 
-        foreach (var fiber in fibers)
-        {
-            fiber.Interrupt(Interruptor);
-        }
-
+        InterruptAll(fibers);
         return Fiber.WhenAllDone(fibers);
     }
 
@@ -247,12 +243,31 @@ internal sealed class FiberCollectionCore<TKey>
 
     private Task CloseMembersAsync()
     {
+        Fiber[] fibers;
+        Task closing;
         lock (_lock)
         {
             AssertInvariants();
             _closed = true;
-            _closeTask ??= ClearAsync();
-            return _closeTask;
+            if (_closeTask is not null)
+            {
+                return _closeTask;
+            }
+
+            fibers = [.. _members.Values.Select(static m => m.Fiber)];
+            _closeTask = closing = Fiber.WhenAllDone(fibers);
+        }
+
+        InterruptAll(fibers);
+        return closing;
+    }
+
+    // Never under the lock: an interrupt runs the fiber's token callbacks, and whatever they resume, inline.
+    private void InterruptAll(Fiber[] fibers)
+    {
+        foreach (var fiber in fibers)
+        {
+            fiber.Interrupt(Interruptor);
         }
     }
 

@@ -380,4 +380,37 @@ public sealed class FiberSetTests
         await daemon.InterruptAsync().DefaultTimeout();
         Assert.Equal(0, set.Count);
     }
+
+    [Fact]
+    public async Task CloseAsync_MemberCancellationCallbackBlocksOnAThreadThatReadsTheSet_DoesNotDeadlock()
+    {
+        var runtime = new FiberRuntime();
+        await using var cleanup = runtime.DisposeBounded();
+        var set = new FiberSet(runtime.CreateScope());
+        int? countSeenByCallback = null;
+        var fiber = set.Run(async ctx =>
+        {
+            // Token callbacks run inline in the call that interrupts the fiber. Blocking in one on
+            // another thread that reads the set must not deadlock: the set must not interrupt its
+            // members while holding its lock. (A dedicated thread: Task.Wait could run a pool task
+            // inline here, and the lock is reentrant.)
+            using var registration = ctx.CancellationToken.Register(() =>
+            {
+                int? seen = null;
+                var reader = new Thread(() => seen = set.Count);
+                reader.Start();
+                if (reader.Join(TimeSpan.FromSeconds(10)))
+                {
+                    countSeenByCallback = seen;
+                }
+            });
+            await ctx.NeverAsync();
+        });
+        await fiber.ParkedAsync();
+
+        await set.CloseAsync().DefaultTimeout();
+
+        Assert.Equal(1, countSeenByCallback); // still a member while it is being interrupted
+        Assert.Equal(0, set.Count);
+    }
 }
