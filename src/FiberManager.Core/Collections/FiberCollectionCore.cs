@@ -234,11 +234,12 @@ internal sealed class FiberCollectionCore<TKey>
     }
 
     /// <summary>Closes the collection: no more members; every member interrupted and awaited.</summary>
-    public Task CloseAsync()
+    public async Task CloseAsync()
     {
-        var task = CloseMembersAsync();
+        await CloseMembersAsync().ConfigureAwait(false);
+        // Only now: until the members have ended, a scope closing meanwhile must find this finalizer
+        // (it returns the same close task) and wait for them too.
         _scope.RemoveFinalizer(_finalizerRegistration);
-        return task;
     }
 
     private Task CloseMembersAsync()

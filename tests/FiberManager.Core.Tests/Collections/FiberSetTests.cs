@@ -413,4 +413,38 @@ public sealed class FiberSetTests
         Assert.Equal(1, countSeenByCallback); // still a member while it is being interrupted
         Assert.Equal(0, set.Count);
     }
+
+    [Fact]
+    public async Task OwningScopeCloses_WhileTheSetIsStillClosing_ScopeWaitsForTheMembers()
+    {
+        var runtime = new FiberRuntime();
+        await using var cleanup = runtime.DisposeBounded();
+        var scope = runtime.CreateScope();
+        var set = new FiberSet(scope);
+        var inFinally = Gate.Create();
+        var release = Gate.Create();
+        var fiber = set.Run(async ctx =>
+        {
+            try
+            {
+                await ctx.NeverAsync();
+            }
+            finally
+            {
+                inFinally.SetResult();
+                await release.Task;
+            }
+        });
+        await fiber.ParkedAsync();
+
+        var setClosing = set.CloseAsync();
+        await inFinally.Task.DefaultTimeout();
+        var scopeClosing = scope.CloseAsync();
+        Assert.False(scopeClosing.IsCompleted);
+        release.SetResult();
+        await setClosing.DefaultTimeout();
+        await scopeClosing.DefaultTimeout();
+
+        Assert.True(fiber.IsDone);
+    }
 }
