@@ -15,7 +15,10 @@ namespace FiberManager.Core;
 /// <item>once closed, no member is added and the dictionary ends empty after close;</item>
 /// <item>the empty waiter exists only while members exist; the failure, once set, never changes.</item>
 /// </list>
-/// Waiters are completed outside the lock. Fibers are interrupted outside the lock.
+/// Waiters are completed outside the lock (except when a fiber that has already ended is stored:
+/// it leaves at once, re-entering the lock, and only completes sources that run their continuations
+/// asynchronously). Fibers are interrupted outside the lock. A member's observer is registered
+/// under the lock that stores it, so it runs before any clear or close that waits on the fiber.
 /// </remarks>
 [DebuggerDisplay("Count = {Count}, Closed = {IsClosed}")]
 internal sealed class FiberCollectionCore<TKey>
@@ -113,6 +116,10 @@ internal sealed class FiberCollectionCore<TKey>
             {
                 replaced = existing;
                 _members[key] = member;
+                // Observe before the lock is released, so no clear or close can start waiting on the
+                // fiber ahead of its member: when it ends it leaves first, and whoever waited on it
+                // finds it gone. (A fiber that has ended already leaves here, re-entering the lock.)
+                fiber.AddObserver(member);
                 stored = true;
             }
         }
@@ -124,7 +131,6 @@ internal sealed class FiberCollectionCore<TKey>
         }
 
         replaced?.Fiber.Interrupt(Interruptor);
-        fiber.AddObserver(member);
         return true;
     }
 

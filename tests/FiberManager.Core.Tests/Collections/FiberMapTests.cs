@@ -336,4 +336,40 @@ public sealed class FiberMapTests
         await daemon.InterruptAsync().DefaultTimeout();
         Assert.Equal(0, map.Count);
     }
+
+    [Fact]
+    public async Task ClearAsync_StartedWhileARunIsStoringItsFiber_CompletesOnlyAfterThatMemberLeft()
+    {
+        var runtime = new FiberRuntime();
+        await using var cleanup = runtime.DisposeBounded();
+        var map = new FiberMap<string>(runtime.CreateScope());
+        Task? clearing = null;
+        (bool ClearCompleted, int Count)? seenWhenClearCompleted = null;
+        var old = map.Run("k", async ctx =>
+        {
+            // Runs inline while the replacing Run is storing its fiber: the only moment user code can
+            // start a clear between the new member being stored and the call returning.
+            using var registration = ctx.CancellationToken.Register(() =>
+            {
+                clearing = map.ClearAsync();
+                Assert.True(map.TryGet("k", out var successor));
+                successor.AddObserver(new Probe(() => seenWhenClearCompleted = (clearing.IsCompleted, map.Count)));
+            });
+            await ctx.NeverAsync();
+        });
+        await old.ParkedAsync();
+
+        var successor = map.Run("k", ctx => ctx.NeverAsync());
+        await clearing!.DefaultTimeout();
+        await successor.AwaitExitAsync().DefaultTimeout();
+
+        // The probe runs when the successor ends, right after the clear's own observer: by then the
+        // clear counts as complete, and the member it waited for must already have left.
+        Assert.Equal((true, 0), seenWhenClearCompleted);
+    }
+
+    private sealed class Probe(Action onDone) : IFiberObserver
+    {
+        public void OnFiberDone(Fiber fiber) => onDone();
+    }
 }
