@@ -198,6 +198,12 @@ public readonly struct FiberContext
 
         var watcher = new FirstFailureWatcher(fibers, Fiber.Id);
         await SuspendAsync(watcher.Task.WaitAsync(CancellationToken)).ConfigureAwait(false);
+        if (watcher.FirstFailed is Fiber<T> failed)
+        {
+            // The first to fail, not the first in order: the others may be interrupted because of it.
+            await failed.JoinAsync().ConfigureAwait(false); // rethrows its failure (or its interruption)
+        }
+
         var results = new T[fibers.Length];
         for (var i = 0; i < fibers.Length; i++)
         {
@@ -282,7 +288,7 @@ public readonly struct FiberContext
         private readonly Fiber[] _fibers;
         private readonly Interruptor _by;
         private int _remaining;
-        private int _failed;
+        private Fiber? _firstFailed;
 
         public FirstFailureWatcher(Fiber[] fibers, long parentId)
             : base(TaskCreationOptions.RunContinuationsAsynchronously)
@@ -296,13 +302,19 @@ public readonly struct FiberContext
             }
         }
 
+        /// <summary>The first fiber that ended without success (failed, or interrupted from elsewhere), if any.</summary>
+        public Fiber? FirstFailed => Volatile.Read(ref _firstFailed);
+
         public void OnFiberDone(Fiber fiber)
         {
-            if (fiber.TryGetExit(out var exit) && !exit.IsSuccess && Interlocked.Exchange(ref _failed, 1) == 0)
+            if (fiber.TryGetExit(out var exit) && !exit.IsSuccess && Interlocked.CompareExchange(ref _firstFailed, fiber, null) is null)
             {
                 foreach (var other in _fibers)
                 {
-                    other.Interrupt(_by);
+                    if (!ReferenceEquals(other, fiber))
+                    {
+                        other.Interrupt(_by);
+                    }
                 }
             }
 

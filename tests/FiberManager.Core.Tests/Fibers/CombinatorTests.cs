@@ -200,4 +200,60 @@ public sealed class CombinatorTests
         Assert.Equal(new Interruptor(InterruptorKind.Fiber, parent.Id), (await body!.AwaitExitAsync().DefaultTimeout()).Interruptor);
     }
 
+    [Fact]
+    public async Task AllAsync_OneChildFails_InterruptsAndAwaitsTheOthersThenRethrowsThatFailure()
+    {
+        var runtime = new FiberRuntime();
+        await using var cleanup = runtime.DisposeBounded();
+        var boom = new TestException("second child failed");
+        var firstStarted = Gate.Create();
+        var finallyCompleted = false;
+        bool? finallyCompletedWhenAllThrew = null;
+        Fiber? first = null;
+        var parent = runtime.ForkDaemon(async ctx =>
+        {
+            try
+            {
+                await ctx.AllAsync(new Func<FiberContext, Task<int>>[]
+                {
+                    async c =>
+                    {
+                        first = c.Fiber;
+                        try
+                        {
+                            firstStarted.SetResult();
+                            await c.NeverAsync();
+                            return 1;
+                        }
+                        finally
+                        {
+                            await Task.Yield();
+                            Volatile.Write(ref finallyCompleted, true);
+                        }
+                    },
+                    async _ =>
+                    {
+                        await firstStarted.Task;
+                        throw boom;
+                    },
+                    async c =>
+                    {
+                        await c.NeverAsync();
+                        return 3;
+                    },
+                });
+            }
+            catch (TestException)
+            {
+                finallyCompletedWhenAllThrew = Volatile.Read(ref finallyCompleted);
+                throw;
+            }
+        });
+
+        var thrown = await Assert.ThrowsAsync<TestException>(() => parent.JoinAsync().DefaultTimeout());
+
+        Assert.Same(boom, thrown);
+        Assert.True(finallyCompletedWhenAllThrew);
+        Assert.Equal(new Interruptor(InterruptorKind.Fiber, parent.Id), (await first!.AwaitExitAsync().DefaultTimeout()).Interruptor);
+    }
 }
