@@ -256,4 +256,66 @@ public sealed class CombinatorTests
         Assert.True(finallyCompletedWhenAllThrew);
         Assert.Equal(new Interruptor(InterruptorKind.Fiber, parent.Id), (await first!.AwaitExitAsync().DefaultTimeout()).Interruptor);
     }
+
+    [Theory]
+    [InlineData("all")]
+    [InlineData("race")]
+    [InlineData("timeout")]
+    public async Task ParentInterruptedWhileAwaitingACombinator_ChildrenInterruptedAndAwaitedBeforeItThrows(string combinator)
+    {
+        var runtime = new FiberRuntime();
+        await using var cleanup = runtime.DisposeBounded();
+        var children = combinator == "timeout" ? 1 : 2;
+        var started = 0;
+        var allStarted = Gate.Create();
+        var finallyCompleted = 0;
+        int? finallyCompletedWhenThrown = null;
+        Func<FiberContext, Task<int>> child = async c =>
+        {
+            try
+            {
+                if (Interlocked.Increment(ref started) == children)
+                {
+                    allStarted.SetResult();
+                }
+
+                await c.NeverAsync();
+                return 0;
+            }
+            finally
+            {
+                await Task.Yield();
+                Interlocked.Increment(ref finallyCompleted);
+            }
+        };
+        var parent = runtime.ForkDaemon(async ctx =>
+        {
+            try
+            {
+                switch (combinator)
+                {
+                    case "all":
+                        await ctx.AllAsync(new[] { child, child });
+                        break;
+                    case "race":
+                        await ctx.RaceAsync(child, child);
+                        break;
+                    default:
+                        await ctx.TimeoutAsync(TimeSpan.FromHours(1), child);
+                        break;
+                }
+            }
+            catch (OperationCanceledException)
+            {
+                finallyCompletedWhenThrown = Volatile.Read(ref finallyCompleted);
+                throw;
+            }
+        });
+        await allStarted.Task.DefaultTimeout();
+
+        var exit = await parent.InterruptAsync().DefaultTimeout();
+
+        Assert.True(exit.IsInterrupted);
+        Assert.Equal(children, finallyCompletedWhenThrown);
+    }
 }
