@@ -370,6 +370,10 @@ public abstract class Fiber
         }
 
         _observersNotified = true;
+        // WhenDone publishes its source (interlocked, a full fence) and then reads the flag; this side
+        // writes the flag and then reads the source. Volatile alone lets the write be reordered after
+        // the read (store-load, even on x86): both sides could miss each other and the awaiter never wakes.
+        Interlocked.MemoryBarrier();
         Volatile.Read(ref _doneSource)?.TrySetResult();
     }
 
