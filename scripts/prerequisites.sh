@@ -11,8 +11,9 @@ cd "$(dirname "$0")/.."
 #   libprotobuf-dev                           the well-known types protoc imports (google/protobuf/*.proto)
 #   grpc-proto                                the standard health and reflection protos
 #   yamllint, python3-kubernetes              the Helm chart checks (tests/FiberManager.Chart.Tests)
+#   nghttp2-client                            h2load and nghttp for perf/grpc-load.sh (its smoke run is in the suite)
 apt_packages=(python3-grpcio python3-protobuf protobuf-compiler protobuf-compiler-grpc libprotobuf-dev grpc-proto
-              yamllint python3-kubernetes)
+              yamllint python3-kubernetes nghttp2-client)
 missing=()
 for package in "${apt_packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed'; then

@@ -539,28 +539,73 @@ public sealed class Fiber<T> : Fiber, IThreadPoolWorkItem
         var body = _body;
         _body = null;
         var context = new FiberContext(this, AmbientScope);
-        ExitKind kind;
+        var kind = ExitKind.Success;
         Exception? failure = null;
+        Task? task;
         try
         {
-            if (body is Func<FiberContext, Task<T>> typed)
+            task = body is Func<FiberContext, Task<T>> typed ? typed(context) : ((Func<FiberContext, Task>)body!)(context);
+            if (task is null)
             {
-                _value = await typed(context).ConfigureAwait(false);
+                throw new NullReferenceException();
             }
-            else
-            {
-                await ((Func<FiberContext, Task>)body!)(context).ConfigureAwait(false);
-            }
-
-            kind = ExitKind.Success;
         }
         catch (Exception exception)
         {
+            task = null;
             kind = Classify(exception);
             failure = kind == ExitKind.Failure ? exception : null;
         }
 
+        if (task is not null)
+        {
+            // Awaited without rethrowing: an interrupted body ends in a cancelled task, and throwing
+            // its exception once more here only to catch it would double the cost of an interrupt.
+            await task.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            (kind, failure) = Outcome(task);
+        }
+
         await FinishAsync(kind, failure).ConfigureAwait(false);
+    }
+
+    /// <summary>How a completed body task ended: what awaiting it would have returned or thrown.</summary>
+    private (ExitKind Kind, Exception? Failure) Outcome(Task task)
+    {
+        if (task.IsCompletedSuccessfully)
+        {
+            if (task is Task<T> typed)
+            {
+                _value = typed.Result;
+            }
+
+            return (ExitKind.Success, null);
+        }
+
+        Exception exception;
+        if (task.IsFaulted)
+        {
+            exception = task.Exception!.InnerExceptions[0]; // the exception await rethrows
+        }
+        else if (IsInterruptRequested)
+        {
+            return (ExitKind.Interrupted, null);
+        }
+        else
+        {
+            // Cancelled, but not by an interrupt: the body failed with the cancellation exception.
+            try
+            {
+                task.GetAwaiter().GetResult();
+                return (ExitKind.Success, null); // unreachable: the task is cancelled
+            }
+            catch (Exception thrown)
+            {
+                exception = thrown;
+            }
+        }
+
+        var kind = Classify(exception);
+        return (kind, kind == ExitKind.Failure ? exception : null);
     }
 
     private async ValueTask<Exit<T>> AwaitSlowAsync(ValueTask<Exit> exit) =>

@@ -1,18 +1,35 @@
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Threading.Channels;
+using System.Threading.Tasks.Sources;
 
 namespace FiberManager.Core.Management;
 
 /// <summary>
-/// A managed fiber's input: one bounded <see cref="Channel{T}"/> behind a pause gate. While
-/// paused it hands out nothing (the item in progress finishes); once closed (the fiber ended)
-/// it hands out nothing ever again, and what was left in it is counted as unprocessed.
+/// A managed fiber's input: a bounded FIFO queue behind a pause gate. While paused it hands out
+/// nothing (the item in progress finishes); once closed (the fiber ended) it hands out nothing
+/// ever again, and what was left in it is counted as unprocessed.
 /// </summary>
 /// <remarks>
+/// <para>
+/// One lock guards the gate and the queue together (this used to be a <see cref="Channel{T}"/>
+/// behind the gate's own lock: two locks per operation and ~700 bytes per idle fiber). The queue's
+/// array is allocated on the first write and grows by doubling up to the capacity; a writer that
+/// finds the queue full waits in FIFO order and its item enters the queue as soon as a read makes
+/// room, as with a bounded channel in <see cref="BoundedChannelFullMode.Wait"/> mode.
+/// </para>
+/// <para>
 /// Invariants (DEBUG-checked at the start of every locked block): a paused or closed gate hands
 /// out nothing — every successful <see cref="TryRead"/> happens under the lock with the gate
-/// open; the resume waiter exists only while paused. Waiters are woken outside the lock.
+/// open; readers wait only while nothing can be read (paused, or the queue is empty) and the gate
+/// is not closed; writers wait only while the queue is full and not closed. Waiters are woken
+/// outside the lock, and their continuations never run inline (like a channel created with
+/// <c>AllowSynchronousContinuations = false</c>): a Submit never runs the workflow on its thread.
+/// </para>
+/// <para>
+/// <see cref="WaitToReadAsync"/> may be called by several readers at once; the first parked
+/// reader reuses a waiter owned by the input, so a workflow's read loop does not allocate.
+/// </para>
 /// </remarks>
 /// <typeparam name="T">The input type.</typeparam>
 /// <example><code>
@@ -22,29 +39,32 @@ namespace FiberManager.Core.Management;
 [DebuggerDisplay("Count = {Count}/{Capacity}, Paused = {IsPaused}")]
 public sealed class WorkflowInput<T>
 {
+    private const int InitialArraySize = 4;
+
     private readonly Lock _lock = new();
-    private readonly Channel<T> _channel;
+    private T[]? _items;
+    private int _head;
+    private int _count;
     private bool _paused;
     private bool _closed;
-    private bool _readerParked;
-    private TaskCompletionSource? _resumed;
     private long _handedOut;
+
+    // Parked readers: the first in a field (a workflow has one read loop), any others in a list.
+    // Writers waiting for room, FIFO. The first reader's waiter is cached and reused.
+    private ReaderWaiter? _cachedReader;
+    private ReaderWaiter? _reader;
+    private List<ReaderWaiter>? _otherReaders;
+    private LinkedList<WriterWaiter>? _writers;
 
     internal WorkflowInput(int capacity, bool paused)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(capacity, 1);
         Capacity = capacity;
         _paused = paused;
-        _channel = Channel.CreateBounded<T>(new BoundedChannelOptions(capacity)
-        {
-            FullMode = BoundedChannelFullMode.Wait,
-            SingleReader = false,
-            SingleWriter = false,
-            AllowSynchronousContinuations = false,
-        });
     }
 
     /// <summary>Inputs waiting in the queue.</summary>
-    public int Count => _channel.Reader.Count;
+    public int Count => Volatile.Read(ref _count);
 
     /// <summary>The queue's capacity.</summary>
     public int Capacity { get; }
@@ -65,23 +85,34 @@ public sealed class WorkflowInput<T>
     public long HandedOut => Interlocked.Read(ref _handedOut);
 
     /// <summary>True while the workflow is parked waiting for input and the queue is empty.</summary>
-    internal bool IsReaderIdle => Volatile.Read(ref _readerParked) && _channel.Reader.Count == 0;
+    internal bool IsReaderIdle => Volatile.Read(ref _reader) is not null && Volatile.Read(ref _count) == 0;
 
     /// <summary>Takes the next input if the gate is open and one is there.</summary>
     public bool TryRead(out T item)
     {
+        WriterWaiter? admitted = null;
         lock (_lock)
         {
             AssertInvariants();
-            if (!_paused && !_closed && _channel.Reader.TryRead(out item!))
+            if (_paused || _closed || _count == 0)
             {
-                _handedOut++;
-                return true;
+                item = default!;
+                return false;
+            }
+
+            item = DequeueLocked();
+            _handedOut++;
+            if (_writers is { First.Value: { } first })
+            {
+                // A read made room: the longest-waiting writer's item enters the queue.
+                _writers.RemoveFirst();
+                EnqueueLocked(first.Item);
+                admitted = first;
             }
         }
 
-        item = default!;
-        return false;
+        admitted?.Admit();
+        return true;
     }
 
     /// <summary>
@@ -95,6 +126,8 @@ public sealed class WorkflowInput<T>
             return ValueTask.FromCanceled<bool>(cancellationToken);
         }
 
+        ReaderWaiter waiter;
+        short version;
         lock (_lock)
         {
             AssertInvariants();
@@ -103,13 +136,25 @@ public sealed class WorkflowInput<T>
                 return new ValueTask<bool>(false);
             }
 
-            if (!_paused && _channel.Reader.Count > 0)
+            if (!_paused && _count > 0)
             {
                 return new ValueTask<bool>(true);
             }
+
+            waiter = _cachedReader is { } cached && cached.TryRent() ? cached : RentNewReaderLocked();
+            version = waiter.Park();
+            if (_reader is null)
+            {
+                Volatile.Write(ref _reader, waiter);
+            }
+            else
+            {
+                (_otherReaders ??= []).Add(waiter);
+            }
         }
 
-        return WaitSlowAsync(cancellationToken);
+        waiter.RegisterCancellation(cancellationToken, version);
+        return new ValueTask<bool>(waiter, version);
     }
 
     /// <summary>Reads the next input, waiting for one (and for Resume); throws <see cref="ChannelClosedException"/> once the fiber has ended.</summary>
@@ -138,9 +183,77 @@ public sealed class WorkflowInput<T>
         }
     }
 
-    internal bool TryWrite(T item) => _channel.Writer.TryWrite(item);
+    /// <summary>Queues <paramref name="item"/> if there is room and the input is not closed.</summary>
+    internal bool TryWrite(T item)
+    {
+        ReaderWaiter? first = null;
+        ReaderWaiter[]? others = null;
+        lock (_lock)
+        {
+            AssertInvariants();
+            if (_closed || _count == Capacity)
+            {
+                return false;
+            }
 
-    internal ValueTask WriteAsync(T item, CancellationToken cancellationToken) => _channel.Writer.WriteAsync(item, cancellationToken);
+            EnqueueLocked(item);
+            if (!_paused)
+            {
+                TakeReadersLocked(out first, out others);
+            }
+        }
+
+        WakeReaders(first, others, result: true);
+        return true;
+    }
+
+    /// <summary>
+    /// Queues <paramref name="item"/>, waiting (FIFO) while the queue is full. Throws
+    /// <see cref="ChannelClosedException"/> if the input is or becomes closed first, and
+    /// <see cref="OperationCanceledException"/> when <paramref name="cancellationToken"/> is cancelled first.
+    /// </summary>
+    internal ValueTask WriteAsync(T item, CancellationToken cancellationToken)
+    {
+        if (cancellationToken.IsCancellationRequested)
+        {
+            return ValueTask.FromCanceled(cancellationToken);
+        }
+
+        WriterWaiter? writer = null;
+        ReaderWaiter? first = null;
+        ReaderWaiter[]? others = null;
+        lock (_lock)
+        {
+            AssertInvariants();
+            if (_closed)
+            {
+                return ValueTask.FromException(new ChannelClosedException());
+            }
+
+            if (_count < Capacity)
+            {
+                EnqueueLocked(item);
+                if (!_paused)
+                {
+                    TakeReadersLocked(out first, out others);
+                }
+            }
+            else
+            {
+                writer = new WriterWaiter(this, item);
+                (_writers ??= new LinkedList<WriterWaiter>()).AddLast(writer.Node);
+            }
+        }
+
+        if (writer is null)
+        {
+            WakeReaders(first, others, result: true);
+            return ValueTask.CompletedTask;
+        }
+
+        writer.RegisterCancellation(cancellationToken);
+        return new ValueTask(writer.Task);
+    }
 
     /// <summary>Closes the gate; true when it was open.</summary>
     internal bool Pause()
@@ -161,7 +274,8 @@ public sealed class WorkflowInput<T>
     /// <summary>Opens the gate; true when it was closed.</summary>
     internal bool Resume()
     {
-        TaskCompletionSource? resumed;
+        ReaderWaiter? first = null;
+        ReaderWaiter[]? others = null;
         lock (_lock)
         {
             AssertInvariants();
@@ -171,11 +285,13 @@ public sealed class WorkflowInput<T>
             }
 
             _paused = false;
-            resumed = _resumed;
-            _resumed = null;
+            if (!_closed && _count > 0)
+            {
+                TakeReadersLocked(out first, out others);
+            }
         }
 
-        resumed?.TrySetResult();
+        WakeReaders(first, others, result: true);
         return true;
     }
 
@@ -186,73 +302,333 @@ public sealed class WorkflowInput<T>
     /// <returns>How many accepted inputs were never handed out.</returns>
     internal int Close()
     {
-        TaskCompletionSource? resumed;
-        var unprocessed = 0;
+        ReaderWaiter? first;
+        ReaderWaiter[]? others;
+        LinkedList<WriterWaiter>? writers;
+        int unprocessed;
         lock (_lock)
         {
             AssertInvariants();
             _closed = true;
-            _channel.Writer.TryComplete();
-            while (_channel.Reader.TryRead(out _))
-            {
-                unprocessed++;
-            }
-
-            resumed = _resumed;
-            _resumed = null;
+            unprocessed = _count;
+            _items = null;
+            _head = 0;
+            Volatile.Write(ref _count, 0);
+            TakeReadersLocked(out first, out others);
+            writers = _writers;
+            _writers = null;
         }
 
-        resumed?.TrySetResult();
+        WakeReaders(first, others, result: false);
+        if (writers is not null)
+        {
+            foreach (var writer in writers)
+            {
+                writer.Reject(new ChannelClosedException());
+            }
+        }
+
         return unprocessed;
     }
 
-    private async ValueTask<bool> WaitSlowAsync(CancellationToken cancellationToken)
+    private void EnqueueLocked(T item)
     {
-        while (true)
+        Debug.Assert(_count < Capacity, "Enqueue only with room.");
+        if (_items is null || _count == _items.Length)
         {
-            Task? resumed = null;
-            lock (_lock)
+            Grow();
+        }
+
+        var slot = _head + _count;
+        _items![slot >= _items.Length ? slot - _items.Length : slot] = item;
+        Volatile.Write(ref _count, _count + 1);
+    }
+
+    private T DequeueLocked()
+    {
+        var items = _items!;
+        var item = items[_head];
+        if (RuntimeHelpers.IsReferenceOrContainsReferences<T>())
+        {
+            items[_head] = default!;
+        }
+
+        _head = _head + 1 == items.Length ? 0 : _head + 1;
+        Volatile.Write(ref _count, _count - 1);
+        return item;
+    }
+
+    private void Grow()
+    {
+        var size = _items is null ? Math.Min(InitialArraySize, Capacity) : (int)Math.Min((long)_items.Length * 2, Capacity);
+        var items = new T[size];
+        if (_count > 0)
+        {
+            var old = _items!;
+            var firstPart = Math.Min(_count, old.Length - _head);
+            Array.Copy(old, _head, items, 0, firstPart);
+            Array.Copy(old, 0, items, firstPart, _count - firstPart);
+        }
+
+        _items = items;
+        _head = 0;
+    }
+
+    private ReaderWaiter RentNewReaderLocked()
+    {
+        var waiter = new ReaderWaiter(this);
+        waiter.TryRent();
+        _cachedReader ??= waiter;
+        return waiter;
+    }
+
+    private void TakeReadersLocked(out ReaderWaiter? first, out ReaderWaiter[]? others)
+    {
+        first = _reader;
+        Volatile.Write(ref _reader, null);
+        others = null;
+        if (_otherReaders is { Count: > 0 } more)
+        {
+            others = [.. more];
+            more.Clear();
+        }
+    }
+
+    private static void WakeReaders(ReaderWaiter? first, ReaderWaiter[]? others, bool result)
+    {
+        first?.Wake(result);
+        if (others is not null)
+        {
+            foreach (var reader in others)
             {
-                AssertInvariants();
-                if (_closed)
+                reader.Wake(result);
+            }
+        }
+    }
+
+    /// <summary>True while <paramref name="waiter"/> is parked (called under the lock).</summary>
+    private bool IsParkedLocked(ReaderWaiter waiter) =>
+        ReferenceEquals(_reader, waiter) || (_otherReaders is { } more && more.Contains(waiter));
+
+    /// <summary>Removes a parked reader whose token was cancelled; false when someone already woke it.</summary>
+    private bool TryRemoveReader(ReaderWaiter waiter)
+    {
+        lock (_lock)
+        {
+            AssertInvariants();
+            if (ReferenceEquals(_reader, waiter))
+            {
+                ReaderWaiter? next = null;
+                if (_otherReaders is { Count: > 0 } more)
                 {
-                    return false;
+                    next = more[0];
+                    more.RemoveAt(0);
                 }
 
-                if (_paused)
-                {
-                    _resumed ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-                    resumed = _resumed.Task;
-                }
-                else if (_channel.Reader.Count > 0)
-                {
-                    return true;
-                }
+                Volatile.Write(ref _reader, next);
+                return true;
             }
 
-            Volatile.Write(ref _readerParked, true);
-            try
+            return _otherReaders is { } others && others.Remove(waiter);
+        }
+    }
+
+    /// <summary>Removes a waiting writer whose token was cancelled; false when its item was admitted or rejected already.</summary>
+    private bool TryRemoveWriter(WriterWaiter writer)
+    {
+        lock (_lock)
+        {
+            AssertInvariants();
+            if (writer.Node.List is null)
             {
-                if (resumed is not null)
-                {
-                    await resumed.WaitAsync(cancellationToken).ConfigureAwait(false);
-                }
-                else if (!await _channel.Reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
-                {
-                    return false;
-                }
+                return false;
             }
-            finally
-            {
-                Volatile.Write(ref _readerParked, false);
-            }
+
+            _writers!.Remove(writer.Node);
+            return true;
         }
     }
 
     [Conditional("DEBUG")]
     private void AssertInvariants()
     {
-        Debug.Assert(_resumed is null || _paused, "a resume waiter exists only while paused");
-        Debug.Assert(!_closed || _channel.Reader.Count == 0, "a closed gate holds no inputs");
+        Debug.Assert(_lock.IsHeldByCurrentThread, "Invariants are checked under the input's lock.");
+        Debug.Assert(_count >= 0 && _count <= Capacity, "The queue holds at most its capacity.");
+        Debug.Assert(_reader is not null || _otherReaders is not { Count: > 0 }, "Other readers park only behind a first one.");
+        Debug.Assert(_reader is null || (!_closed && (_paused || _count == 0)), "Readers wait only while nothing can be read.");
+        Debug.Assert(_writers is null || _writers.Count == 0 || (!_closed && _count == Capacity), "Writers wait only while the queue is full.");
+        Debug.Assert(!_closed || _count == 0, "A closed gate holds no inputs.");
+    }
+
+    /// <summary>
+    /// A parked <see cref="WaitToReadAsync"/>. Rented from <see cref="Park"/> until the awaiter
+    /// takes its result; completed exactly once per park by whoever removed it from the reader
+    /// list (a writer, Resume, Close, or its token's cancellation).
+    /// </summary>
+    private sealed class ReaderWaiter(WorkflowInput<T> owner) : IValueTaskSource<bool>
+    {
+        private static readonly Action<object?, CancellationToken> s_cancelled =
+            static (state, token) => ((ReaderWaiter)state!).Cancel(token);
+
+        private ManualResetValueTaskSourceCore<bool> _core = new() { RunContinuationsAsynchronously = true };
+        private CancellationTokenRegistration _registration;
+        private int _rented;
+        private int _parkedVersion = -1;
+
+        public bool TryRent() => Interlocked.CompareExchange(ref _rented, 1, 0) == 0;
+
+        /// <summary>Called under the owner's lock.</summary>
+        public short Park()
+        {
+            _core.Reset();
+            _registration = default;
+            Volatile.Write(ref _parkedVersion, _core.Version);
+            return _core.Version;
+        }
+
+        public void RegisterCancellation(CancellationToken token, short version)
+        {
+            if (!token.CanBeCanceled)
+            {
+                return;
+            }
+
+            // Registered outside the lock: a token cancelled right now runs Cancel inline, which
+            // finds the waiter parked and completes it. The registration is kept only while the
+            // same park is still pending; whoever completes the waiter unregisters it.
+            var registration = token.UnsafeRegister(s_cancelled, this);
+            lock (owner._lock)
+            {
+                if (Volatile.Read(ref _parkedVersion) == version && owner.IsParkedLocked(this))
+                {
+                    _registration = registration;
+                    return;
+                }
+            }
+
+            registration.Unregister();
+        }
+
+        public void Wake(bool result)
+        {
+            TakeRegistration().Unregister();
+            Volatile.Write(ref _parkedVersion, -1);
+            _core.SetResult(result);
+        }
+
+        public bool GetResult(short token)
+        {
+            try
+            {
+                return _core.GetResult(token);
+            }
+            finally
+            {
+                Volatile.Write(ref _rented, 0); // the awaiter is done with it: it may park again
+            }
+        }
+
+        public ValueTaskSourceStatus GetStatus(short token) => _core.GetStatus(token);
+
+        public void OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+            _core.OnCompleted(continuation, state, token, flags);
+
+        private CancellationTokenRegistration TakeRegistration()
+        {
+            lock (owner._lock)
+            {
+                var registration = _registration;
+                _registration = default;
+                return registration;
+            }
+        }
+
+        private void Cancel(CancellationToken token)
+        {
+            if (!owner.TryRemoveReader(this))
+            {
+                return;
+            }
+
+            lock (owner._lock)
+            {
+                _registration = default;
+            }
+
+            Volatile.Write(ref _parkedVersion, -1);
+            _core.SetException(new OperationCanceledException(token));
+        }
+    }
+
+    /// <summary>A <see cref="WriteAsync"/> waiting for room; its task completes when its item is queued.</summary>
+    private sealed class WriterWaiter : TaskCompletionSource
+    {
+        private static readonly Action<object?, CancellationToken> s_cancelled =
+            static (state, token) => ((WriterWaiter)state!).Cancel(token);
+
+        private readonly WorkflowInput<T> _owner;
+        private CancellationTokenRegistration _registration;
+
+        public WriterWaiter(WorkflowInput<T> owner, T item)
+            : base(TaskCreationOptions.RunContinuationsAsynchronously)
+        {
+            _owner = owner;
+            Item = item;
+            Node = new LinkedListNode<WriterWaiter>(this);
+        }
+
+        public T Item { get; }
+
+        public LinkedListNode<WriterWaiter> Node { get; }
+
+        public void RegisterCancellation(CancellationToken token)
+        {
+            if (!token.CanBeCanceled)
+            {
+                return;
+            }
+
+            var registration = token.UnsafeRegister(s_cancelled, this);
+            lock (_owner._lock)
+            {
+                if (Node.List is not null)
+                {
+                    _registration = registration;
+                    return;
+                }
+            }
+
+            registration.Unregister();
+        }
+
+        public void Admit()
+        {
+            TakeRegistration().Unregister();
+            TrySetResult();
+        }
+
+        public void Reject(Exception exception)
+        {
+            TakeRegistration().Unregister();
+            TrySetException(exception);
+        }
+
+        private CancellationTokenRegistration TakeRegistration()
+        {
+            lock (_owner._lock)
+            {
+                var registration = _registration;
+                _registration = default;
+                return registration;
+            }
+        }
+
+        private void Cancel(CancellationToken token)
+        {
+            if (_owner.TryRemoveWriter(this))
+            {
+                TrySetCanceled(token);
+            }
+        }
     }
 }
