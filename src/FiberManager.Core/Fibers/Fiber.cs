@@ -252,9 +252,10 @@ public abstract class Fiber
     }
 
     /// <summary>
-    /// Calls <paramref name="observer"/> once when the fiber has ended (at once, inline, if it has
-    /// ended already). Observers run on the completing thread before awaiters are woken; they
-    /// must be quick and must not throw.
+    /// Calls <paramref name="observer"/> once when the fiber has ended, never before the observers
+    /// added earlier. Observers run on the completing thread before awaiters are woken; one added
+    /// after that runs at once, inline, or -- if the earlier ones are still running on the completing
+    /// thread -- from the thread pool right after them. They must be quick and must not throw.
     /// </summary>
     internal void AddObserver(IFiberObserver observer)
     {
@@ -263,7 +264,27 @@ public abstract class Fiber
         {
             if (ReferenceEquals(current, s_completed))
             {
-                observer.OnFiberDone(this);
+                if (_observersNotified)
+                {
+                    observer.OnFiberDone(this);
+                }
+                else
+                {
+                    // Ended, but the observers taken by Complete are still being told. Running this one
+                    // now would put it ahead of them (a clear or close waiting on a collection member
+                    // would complete before the member left). WhenDone completes after them.
+                    _ = WhenDone().ContinueWith(
+                        static (_, state) =>
+                        {
+                            var (fiber, late) = ((Fiber, IFiberObserver))state!;
+                            late.OnFiberDone(fiber);
+                        },
+                        (this, observer),
+                        CancellationToken.None,
+                        TaskContinuationOptions.ExecuteSynchronously,
+                        TaskScheduler.Default);
+                }
+
                 return;
             }
 

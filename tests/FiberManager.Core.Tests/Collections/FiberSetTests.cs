@@ -322,6 +322,34 @@ public sealed class FiberSetTests
     }
 
     [Fact]
+    public async Task CloseAsync_StartedWhileAMemberIsEnding_CompletesOnlyAfterThatMemberLeft()
+    {
+        var runtime = new FiberRuntime();
+        await using var cleanup = runtime.DisposeBounded();
+        var set = new FiberSet(runtime.CreateScope());
+        var gate = new TaskCompletionSource(); // completes the fiber inline, on the thread that sets it
+        var fiber = runtime.ForkDaemon(_ => gate.Task);
+        using var observerEntered = new ManualResetEventSlim();
+        using var releaseObserver = new ManualResetEventSlim();
+        // An observer registered before the set's own: while it runs, the fiber has ended but the set
+        // has not yet been told.
+        fiber.AddObserver(new BlockingObserver(observerEntered, releaseObserver));
+        Assert.True(set.TryAdd(fiber));
+        var completer = new Thread(gate.SetResult);
+        completer.Start();
+        Assert.True(observerEntered.Wait(TestTimeouts.Default));
+
+        var closing = set.CloseAsync();
+        var completedEarly = closing.IsCompleted;
+        releaseObserver.Set();
+        await closing.DefaultTimeout();
+        Assert.True(completer.Join(TestTimeouts.Default));
+
+        Assert.False(completedEarly);
+        Assert.Equal(0, set.Count);
+    }
+
+    [Fact]
     public async Task Runtime_Delegate_ForksIntoTheSetWithItsPropagationSetting()
     {
         var runtime = new FiberRuntime();
@@ -446,5 +474,14 @@ public sealed class FiberSetTests
         await scopeClosing.DefaultTimeout();
 
         Assert.True(fiber.IsDone);
+    }
+
+    private sealed class BlockingObserver(ManualResetEventSlim entered, ManualResetEventSlim release) : IFiberObserver
+    {
+        public void OnFiberDone(Fiber fiber)
+        {
+            entered.Set();
+            release.Wait(TestTimeouts.Default);
+        }
     }
 }
