@@ -17,8 +17,9 @@ dotnet test FiberManager.sln --no-build -c Release --logger "console;verbosity=n
   -- RunConfiguration.TestSessionTimeout=2400000 2>&1 | tee "$log" || status=$?
 
 # One plain summary line over every test project ("Passed: N" / "Failed: N" per project).
-passed=$(grep -E '^\s+Passed: [0-9]+$' "$log" | awk '{s+=$2} END {print s+0}')
-failed=$(grep -E '^\s+Failed: [0-9]+$' "$log" | awk '{s+=$2} END {print s+0}')
+# (awk alone: a grep that matches nothing would end the script under `set -eo pipefail`)
+passed=$(awk '$1 == "Passed:" && $2 ~ /^[0-9]+$/ && NF == 2 {s += $2} END {print s + 0}' "$log")
+failed=$(awk '$1 == "Failed:" && $2 ~ /^[0-9]+$/ && NF == 2 {s += $2} END {print s + 0}' "$log")
 if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then
   failed=1 # the run failed outside a test (build, crash, timeout): never report it as all passed
 fi
