@@ -102,6 +102,9 @@ internal sealed class GrpcChannel : IDisposable
             throw new GrpcStatusException(GrpcStatusCode.Unavailable, $"The service is unreachable: {e.Message}", null, e);
         }
 
+        // A trailers-only response (the status, OK here, came in the headers: SendAsync threw
+        // otherwise) carries no messages and no trailers: the stream is empty and has ended.
+        var trailersOnly = response.Headers.Contains(GrpcHeaders.Status);
         using (response)
         await using (body.ConfigureAwait(false))
         {
@@ -129,7 +132,10 @@ internal sealed class GrpcChannel : IDisposable
                 yield return message;
             }
 
-            ThrowIfError(response.TrailingHeaders, trailersOnly: false);
+            if (!trailersOnly)
+            {
+                ThrowIfError(response.TrailingHeaders, trailersOnly: false);
+            }
         }
     }
 
@@ -231,6 +237,13 @@ internal sealed class GrpcChannel : IDisposable
         if (timeout is not { } t || t == Timeout.InfiniteTimeSpan)
         {
             return null;
+        }
+
+        // A deadline that has already passed cannot be sent as grpc-timeout (GrpcTimeout.Format
+        // and CancelAfter both throw ArgumentOutOfRangeException): the call fails locally.
+        if (t <= TimeSpan.Zero)
+        {
+            throw new GrpcStatusException(GrpcStatusCode.DeadlineExceeded, $"The deadline had already passed (timeout {t}).");
         }
 
         var source = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);

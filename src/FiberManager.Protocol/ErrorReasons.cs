@@ -95,4 +95,7 @@ public static class ErrorMetadataKeys
 
     /// <summary>The fiber's last event sequence number.</summary>
     public const string LastSequence = "last_sequence";
+
+    /// <summary>The fiber's final status, on FIBER_ENDED.</summary>
+    public const string Status = "status";
 }

@@ -15,7 +15,10 @@ namespace FiberManager.Core;
 /// <item>once closed, no member is added and the dictionary ends empty after close;</item>
 /// <item>the empty waiter exists only while members exist; the failure, once set, never changes.</item>
 /// </list>
-/// Waiters are completed outside the lock. Fibers are interrupted outside the lock.
+/// Waiters are completed outside the lock (except when a fiber that has already ended is stored:
+/// it leaves at once, re-entering the lock, and only completes sources that run their continuations
+/// asynchronously). Fibers are interrupted outside the lock. A member's observer is registered
+/// under the lock that stores it, so it runs before any clear or close that waits on the fiber.
 /// </remarks>
 [DebuggerDisplay("Count = {Count}, Closed = {IsClosed}")]
 internal sealed class FiberCollectionCore<TKey>
@@ -86,7 +89,8 @@ internal sealed class FiberCollectionCore<TKey>
     /// Stores <paramref name="fiber"/> under <paramref name="key"/>. An existing fiber under the key
     /// is replaced (stored first, interrupted after) unless <paramref name="onlyIfMissing"/>.
     /// When the fiber is not stored (closed, or the key is taken with only-if-missing) it is
-    /// interrupted and false is returned.
+    /// interrupted and false is returned. Storing the fiber already stored under the key changes
+    /// nothing and returns true.
     /// </summary>
     public bool TryStore(TKey key, Fiber fiber, bool onlyIfMissing, bool propagateInterruption)
     {
@@ -97,14 +101,25 @@ internal sealed class FiberCollectionCore<TKey>
         lock (_lock)
         {
             AssertInvariants();
-            if (_closed || (onlyIfMissing && _members.ContainsKey(key)))
+            _members.TryGetValue(key, out var existing);
+            if (existing is not null && ReferenceEquals(existing.Fiber, fiber))
+            {
+                // Already stored. As a replacement it would be interrupted as its own predecessor.
+                return true;
+            }
+
+            if (_closed || (onlyIfMissing && existing is not null))
             {
                 stored = false;
             }
             else
             {
-                _members.Remove(key, out replaced);
+                replaced = existing;
                 _members[key] = member;
+                // Observe before the lock is released, so no clear or close can start waiting on the
+                // fiber ahead of its member: when it ends it leaves first, and whoever waited on it
+                // finds it gone. (A fiber that has ended already leaves here, re-entering the lock.)
+                fiber.AddObserver(member);
                 stored = true;
             }
         }
@@ -116,7 +131,6 @@ internal sealed class FiberCollectionCore<TKey>
         }
 
         replaced?.Fiber.Interrupt(Interruptor);
-        fiber.AddObserver(member);
         return true;
     }
 
@@ -174,11 +188,7 @@ internal sealed class FiberCollectionCore<TKey>
             fibers = [.. _members.Values.Select(static m => m.Fiber)];
         }
 
-        foreach (var fiber in fibers)
-        {
-            fiber.Interrupt(Interruptor);
-        }
-
+        InterruptAll(fibers);
         return Fiber.WhenAllDone(fibers);
     }
 
@@ -230,21 +240,41 @@ internal sealed class FiberCollectionCore<TKey>
     }
 
     /// <summary>Closes the collection: no more members; every member interrupted and awaited.</summary>
-    public Task CloseAsync()
+    public async Task CloseAsync()
     {
-        var task = CloseMembersAsync();
+        await CloseMembersAsync().ConfigureAwait(false);
+        // Only now: until the members have ended, a scope closing meanwhile must find this finalizer
+        // (it returns the same close task) and wait for them too.
         _scope.RemoveFinalizer(_finalizerRegistration);
-        return task;
     }
 
     private Task CloseMembersAsync()
     {
+        Fiber[] fibers;
+        Task closing;
         lock (_lock)
         {
             AssertInvariants();
             _closed = true;
-            _closeTask ??= ClearAsync();
-            return _closeTask;
+            if (_closeTask is not null)
+            {
+                return _closeTask;
+            }
+
+            fibers = [.. _members.Values.Select(static m => m.Fiber)];
+            _closeTask = closing = Fiber.WhenAllDone(fibers);
+        }
+
+        InterruptAll(fibers);
+        return closing;
+    }
+
+    // Never under the lock: an interrupt runs the fiber's token callbacks, and whatever they resume, inline.
+    private void InterruptAll(Fiber[] fibers)
+    {
+        foreach (var fiber in fibers)
+        {
+            fiber.Interrupt(Interruptor);
         }
     }
 

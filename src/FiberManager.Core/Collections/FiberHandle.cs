@@ -43,7 +43,10 @@ public sealed class FiberHandle : IAsyncDisposable
         return _core.Run<Unit>(static _ => default, body, onlyIfMissing, propagateInterruption);
     }
 
-    /// <summary>Puts a fiber forked elsewhere into the slot; when it is not stored it is interrupted and false is returned.</summary>
+    /// <summary>
+    /// Puts a fiber forked elsewhere into the slot; when it is not stored it is interrupted and false
+    /// is returned. Setting the fiber already in the slot changes nothing and returns true.
+    /// </summary>
     /// <example><code>handle.Set(runtime.ForkDaemon(ctx => WorkAsync(ctx)));</code></example>
     public bool Set(Fiber fiber, bool onlyIfMissing = false, bool propagateInterruption = false) =>
         _core.TryStore(default, fiber, onlyIfMissing, propagateInterruption);

@@ -61,6 +61,7 @@ public sealed class FiberMap<TKey> : IAsyncDisposable
     /// <summary>
     /// Stores a fiber forked elsewhere under <paramref name="key"/> (replacing the one there unless
     /// <paramref name="onlyIfMissing"/>). When it is not stored it is interrupted and false is returned.
+    /// Setting the fiber already stored under <paramref name="key"/> changes nothing and returns true.
     /// </summary>
     /// <example><code>map.Set("job-1", runtime.ForkDaemon(ctx => JobAsync(ctx)));</code></example>
     public bool Set(TKey key, Fiber fiber, bool onlyIfMissing = false, bool propagateInterruption = false) =>

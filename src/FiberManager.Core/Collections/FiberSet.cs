@@ -56,6 +56,7 @@ public sealed class FiberSet : IAsyncDisposable
     /// <summary>
     /// Adds a fiber forked elsewhere. It leaves the set when it ends; clearing or closing the set
     /// interrupts it. When the set is closed the fiber is interrupted and false is returned.
+    /// Adding a fiber that is already in the set changes nothing and returns true.
     /// </summary>
     /// <example><code>var fiber = runtime.ForkDaemon(ctx => WorkAsync(ctx)); set.TryAdd(fiber);</code></example>
     public bool TryAdd(Fiber fiber, bool propagateInterruption = false) =>

@@ -50,6 +50,7 @@ public abstract class Fiber
     private CompletionSource? _doneSource;
     private volatile bool _isDone;
     private volatile bool _observersNotified;
+    private volatile bool _hasYielded;
     private int _suspendDepth;
     private FiberList? _children;
 
@@ -88,6 +89,18 @@ public abstract class Fiber
     public bool IsInterruptRequested => (Volatile.Read(ref _interruptState) & RequestedBit) != 0;
 
     internal FiberRuntime Runtime { get; }
+
+    /// <summary>
+    /// True once the body's first synchronous part has given its starting thread back (it awaited
+    /// something not yet complete, or ended): from then on every await up its call chain is
+    /// registered, so a continuation completed on another thread runs inline there. The sync point
+    /// for tests that drive a manual clock (<see cref="Status"/> turns Suspended a few instructions earlier).
+    /// </summary>
+    internal bool HasYielded
+    {
+        get => _hasYielded;
+        private protected set => _hasYielded = value;
+    }
 
     internal FiberScope AmbientScope { get; }
 
@@ -239,9 +252,10 @@ public abstract class Fiber
     }
 
     /// <summary>
-    /// Calls <paramref name="observer"/> once when the fiber has ended (at once, inline, if it has
-    /// ended already). Observers run on the completing thread before awaiters are woken; they
-    /// must be quick and must not throw.
+    /// Calls <paramref name="observer"/> once when the fiber has ended, never before the observers
+    /// added earlier. Observers run on the completing thread before awaiters are woken; one added
+    /// after that runs at once, inline, or -- if the earlier ones are still running on the completing
+    /// thread -- from the thread pool right after them. They must be quick and must not throw.
     /// </summary>
     internal void AddObserver(IFiberObserver observer)
     {
@@ -250,7 +264,27 @@ public abstract class Fiber
         {
             if (ReferenceEquals(current, s_completed))
             {
-                observer.OnFiberDone(this);
+                if (_observersNotified)
+                {
+                    observer.OnFiberDone(this);
+                }
+                else
+                {
+                    // Ended, but the observers taken by Complete are still being told. Running this one
+                    // now would put it ahead of them (a clear or close waiting on a collection member
+                    // would complete before the member left). WhenDone completes after them.
+                    _ = WhenDone().ContinueWith(
+                        static (_, state) =>
+                        {
+                            var (fiber, late) = ((Fiber, IFiberObserver))state!;
+                            late.OnFiberDone(fiber);
+                        },
+                        (this, observer),
+                        CancellationToken.None,
+                        TaskContinuationOptions.ExecuteSynchronously,
+                        TaskScheduler.Default);
+                }
+
                 return;
             }
 
@@ -357,6 +391,10 @@ public abstract class Fiber
         }
 
         _observersNotified = true;
+        // WhenDone publishes its source (interlocked, a full fence) and then reads the flag; this side
+        // writes the flag and then reads the source. Volatile alone lets the write be reordered after
+        // the read (store-load, even on x86): both sides could miss each other and the awaiter never wakes.
+        Interlocked.MemoryBarrier();
         Volatile.Read(ref _doneSource)?.TrySetResult();
     }
 
@@ -492,6 +530,8 @@ public sealed class Fiber<T> : Fiber, IThreadPoolWorkItem
         {
             ExecutionContext.Run(context, static state => ((Fiber<T>)state!).Run(), this);
         }
+
+        HasYielded = true;
     }
 
     /// <summary>Queues the fiber's body on the thread pool, flowing the caller's execution context.</summary>

@@ -187,7 +187,8 @@ public readonly struct FiberContext
 
     /// <summary>
     /// Runs every body as a child fiber and returns all results in order. The first failure
-    /// interrupts the others, waits for them, and is rethrown.
+    /// interrupts the others, waits for them, and is rethrown. If this fiber is interrupted
+    /// meanwhile, the children are interrupted and awaited before the interruption propagates.
     /// </summary>
     /// <example><code>int[] sizes = await ctx.AllAsync(urls.Select(u => (Func&lt;FiberContext, Task&lt;int&gt;&gt;)(c => FetchAsync(u, c.CancellationToken))));</code></example>
     public async Task<T[]> AllAsync<T>(IEnumerable<Func<FiberContext, Task<T>>> bodies)
@@ -201,7 +202,13 @@ public readonly struct FiberContext
         }
 
         var watcher = new FirstFailureWatcher(fibers, Fiber.Id);
-        await SuspendAsync(watcher.Task.WaitAsync(CancellationToken)).ConfigureAwait(false);
+        await AwaitChildrenAsync(watcher.Task, fibers).ConfigureAwait(false);
+        if (watcher.FirstFailed is Fiber<T> failed)
+        {
+            // The first to fail, not the first in order: the others may be interrupted because of it.
+            await failed.JoinAsync().ConfigureAwait(false); // rethrows its failure (or its interruption)
+        }
+
         var results = new T[fibers.Length];
         for (var i = 0; i < fibers.Length; i++)
         {
@@ -214,6 +221,7 @@ public readonly struct FiberContext
     /// <summary>
     /// Races the bodies as child fibers: the first to succeed wins, the others are interrupted and
     /// awaited before this returns. If every body fails, throws an <see cref="AggregateException"/> of the failures.
+    /// If this fiber is interrupted meanwhile, the racers are interrupted and awaited before the interruption propagates.
     /// </summary>
     /// <example><code>string fastest = await ctx.RaceAsync(c => PrimaryAsync(c.CancellationToken), c => ReplicaAsync(c.CancellationToken));</code></example>
     public async Task<T> RaceAsync<T>(params Func<FiberContext, Task<T>>[] bodies)
@@ -227,7 +235,7 @@ public readonly struct FiberContext
         var self = this;
         var fibers = bodies.Select(self.Fork).ToArray();
         var watcher = new FirstSuccessWatcher(fibers, Fiber.Id);
-        await SuspendAsync(watcher.Task.WaitAsync(CancellationToken)).ConfigureAwait(false);
+        await AwaitChildrenAsync(watcher.Task, fibers).ConfigureAwait(false);
         var winner = watcher.Winner;
         if (winner is not null)
         {
@@ -247,23 +255,30 @@ public readonly struct FiberContext
     /// <summary>
     /// Runs <paramref name="body"/> as a child fiber; if it has not ended after
     /// <paramref name="timeout"/> (on the runtime's clock) it is interrupted and awaited, and a
-    /// <see cref="TimeoutException"/> is thrown.
+    /// <see cref="TimeoutException"/> is thrown. If this fiber is interrupted meanwhile, the child is
+    /// interrupted and awaited before the interruption propagates.
     /// </summary>
     /// <example><code>var reply = await ctx.TimeoutAsync(TimeSpan.FromSeconds(5), c => AskAsync(c.CancellationToken));</code></example>
     public async Task<T> TimeoutAsync<T>(TimeSpan timeout, Func<FiberContext, Task<T>> body)
     {
         ArgumentNullException.ThrowIfNull(body);
         var fiber = Fork(body);
-        using var timerCancel = CancellationTokenSource.CreateLinkedTokenSource(CancellationToken);
+        using var timerCancel = new CancellationTokenSource();
         var timer = Task.Delay(timeout, TimeProvider, timerCancel.Token);
-        var first = await SuspendAsyncResult(Task.WhenAny(fiber.WhenDone(), timer)).ConfigureAwait(false);
-        if (first != timer)
+        try
         {
-            timerCancel.Cancel();
+            await AwaitChildrenAsync(Task.WhenAny(fiber.WhenDone(), timer), [fiber]).ConfigureAwait(false);
+        }
+        finally
+        {
+            timerCancel.Cancel(); // drop the timer, however this ends
+        }
+
+        if (fiber.IsDone)
+        {
             return await fiber.JoinAsync().ConfigureAwait(false);
         }
 
-        CancellationToken.ThrowIfCancellationRequested();
         fiber.Interrupt(new Interruptor(InterruptorKind.Fiber, Fiber.Id));
         var exit = await fiber.AwaitAsync().ConfigureAwait(false);
         if (exit.IsSuccess)
@@ -274,10 +289,28 @@ public readonly struct FiberContext
         throw new TimeoutException($"The operation did not complete within {timeout}.");
     }
 
-    private async Task<Task> SuspendAsyncResult(Task<Task> task)
+    /// <summary>
+    /// Awaits <paramref name="done"/>, suspended. If this fiber is interrupted meanwhile, interrupts
+    /// <paramref name="children"/> and waits for them before rethrowing: a combinator never returns,
+    /// or throws, while its children still run.
+    /// </summary>
+    private async Task AwaitChildrenAsync(Task done, Fiber[] children)
     {
-        await SuspendAsync(task).ConfigureAwait(false);
-        return await task.ConfigureAwait(false);
+        try
+        {
+            await SuspendAsync(done.WaitAsync(CancellationToken)).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            var by = new Interruptor(InterruptorKind.Fiber, Fiber.Id);
+            foreach (var child in children)
+            {
+                child.Interrupt(by);
+            }
+
+            await Fiber.WhenAllDone(children).ConfigureAwait(false);
+            throw;
+        }
     }
 
     /// <summary>Completes when every fiber has ended; on the first failure, interrupts the rest first.</summary>
@@ -286,7 +319,7 @@ public readonly struct FiberContext
         private readonly Fiber[] _fibers;
         private readonly Interruptor _by;
         private int _remaining;
-        private int _failed;
+        private Fiber? _firstFailed;
 
         public FirstFailureWatcher(Fiber[] fibers, long parentId)
             : base(TaskCreationOptions.RunContinuationsAsynchronously)
@@ -300,13 +333,19 @@ public readonly struct FiberContext
             }
         }
 
+        /// <summary>The first fiber that ended without success (failed, or interrupted from elsewhere), if any.</summary>
+        public Fiber? FirstFailed => Volatile.Read(ref _firstFailed);
+
         public void OnFiberDone(Fiber fiber)
         {
-            if (fiber.TryGetExit(out var exit) && !exit.IsSuccess && Interlocked.Exchange(ref _failed, 1) == 0)
+            if (fiber.TryGetExit(out var exit) && !exit.IsSuccess && Interlocked.CompareExchange(ref _firstFailed, fiber, null) is null)
             {
                 foreach (var other in _fibers)
                 {
-                    other.Interrupt(_by);
+                    if (!ReferenceEquals(other, fiber))
+                    {
+                        other.Interrupt(_by);
+                    }
                 }
             }
 

@@ -100,6 +100,10 @@ internal sealed class FiberDelay : IValueTaskSource
         _fiber.ExitSuspended();
         if (cancelled)
         {
+            // Never resume the fiber inside CancellationTokenSource.Cancel(): its remaining body
+            // would run on the interrupter's thread, ahead of the token's other callbacks (and
+            // could dispose their registrations before they run).
+            _core.RunContinuationsAsynchronously = true;
             _core.SetException(new OperationCanceledException(_cancellationToken));
         }
         else

@@ -65,8 +65,10 @@ public sealed class FiberManagerException : Exception
     internal static FiberManagerException ShuttingDown() =>
         new(FiberErrorCode.ShuttingDown, "The fiber manager is shutting down.");
 
-    internal static FiberManagerException InvalidArgument(string message) =>
-        new(FiberErrorCode.InvalidArgument, message);
+    /// <param name="message">What is wrong.</param>
+    /// <param name="field">The request field at fault, in the contract's snake_case (reported as <c>field</c> metadata).</param>
+    internal static FiberManagerException InvalidArgument(string message, string field) =>
+        new(FiberErrorCode.InvalidArgument, message, null, new Dictionary<string, string> { ["field"] = field });
 }
 
 /// <summary>Validates fiber ids: 1–128 characters of <c>A–Z a–z 0–9 . _ : -</c>.</summary>

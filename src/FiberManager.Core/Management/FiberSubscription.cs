@@ -20,7 +20,15 @@ public sealed class FiberSubscription<TOutput> : IDisposable
 {
     private readonly HubSubscription<EventPayload<TOutput>> _subscription;
 
-    internal FiberSubscription(HubSubscription<EventPayload<TOutput>> subscription) => _subscription = subscription;
+    private readonly FiberManagerMetrics? _metrics;
+    private readonly string _workflow;
+
+    internal FiberSubscription(HubSubscription<EventPayload<TOutput>> subscription, FiberManagerMetrics? metrics = null, string workflow = "")
+    {
+        _subscription = subscription;
+        _metrics = metrics;
+        _workflow = workflow;
+    }
 
     /// <summary>Takes the next buffered event, if any.</summary>
     public bool TryRead(out FiberEvent<TOutput> fiberEvent)
@@ -28,6 +36,11 @@ public sealed class FiberSubscription<TOutput> : IDisposable
         if (_subscription.TryRead(out var entry))
         {
             fiberEvent = ToEvent(entry);
+            if (entry.IsGap)
+            {
+                _metrics?.GapDelivered(_workflow);
+            }
+
             return true;
         }
 

@@ -32,7 +32,7 @@ namespace FiberManager.Core.Management;
 /// await manager.InterruptAsync("chat-1");
 /// </code></example>
 [DebuggerDisplay("Live = {_live.Count}, Retained = {_retained.Count}")]
-public sealed class FiberSupervisor<TInput, TOutput> : IAsyncDisposable
+public sealed partial class FiberSupervisor<TInput, TOutput> : IAsyncDisposable
 {
     private const int DefaultPageSize = 100;
 
@@ -51,7 +51,8 @@ public sealed class FiberSupervisor<TInput, TOutput> : IAsyncDisposable
     /// <param name="options">Options (validated; copied, so later changes have no effect).</param>
     /// <param name="timeProvider">The clock for grace periods, backoff, retention and timestamps.</param>
     /// <param name="loggerFactory">Where lifecycle logs go.</param>
-    public FiberSupervisor(FiberManagerOptions? options = null, TimeProvider? timeProvider = null, ILoggerFactory? loggerFactory = null)
+    /// <param name="meterFactory">Creates the <c>FiberManager</c> meter (see <see cref="FiberManagerTelemetryNames"/>); without one the manager uses a meter of its own.</param>
+    public FiberSupervisor(FiberManagerOptions? options = null, TimeProvider? timeProvider = null, ILoggerFactory? loggerFactory = null, System.Diagnostics.Metrics.IMeterFactory? meterFactory = null)
     {
         Options = (options ?? new FiberManagerOptions()).Clone();
         Options.Validate();
@@ -62,6 +63,7 @@ public sealed class FiberSupervisor<TInput, TOutput> : IAsyncDisposable
         _permits = new PermitPool(Options.MaxConcurrentFibers);
         _runtime = new FiberRuntime(TimeProvider);
         _scope = _runtime.CreateScope();
+        Metrics = new FiberManagerMetrics(meterFactory, GetStatistics, CountByStatus);
     }
 
     /// <summary>The options in force (a copy).</summary>
@@ -96,6 +98,7 @@ public sealed class FiberSupervisor<TInput, TOutput> : IAsyncDisposable
         {
             cancellationToken.ThrowIfCancellationRequested();
             ManagedFiber<TInput, TOutput>? toReplace = null;
+            ManagedFiber<TInput, TOutput>? ending = null;
             ManagedFiber<TInput, TOutput> fiber;
             PermitPool.Waiter? waiter = null;
             var hasPermit = false;
@@ -105,28 +108,37 @@ public sealed class FiberSupervisor<TInput, TOutput> : IAsyncDisposable
                 PruneRetentionLocked();
                 if (_live.TryGetValue(fiberId, out var existing))
                 {
-                    if (options.RequestId is not null && existing.RequestId == options.RequestId)
+                    if (options.RequestId is not null && existing.RequestId == options.RequestId && !existing.AdmissionFailed)
                     {
                         return new StartResult(existing.Snapshot(), Created: false);
                     }
 
-                    switch (options.Conflict)
+                    if (existing.Status.IsTerminal())
                     {
-                        case IdConflictPolicy.UseExisting:
-                            return new StartResult(existing.Snapshot(), Created: false);
-                        case IdConflictPolicy.Replace:
-                            toReplace = existing;
-                            break;
-                        default:
-                            throw new FiberManagerException(FiberErrorCode.AlreadyExists, $"A fiber with id '{fiberId}' already exists ({existing.Status}).", fiberId);
+                        // It has ended and is finishing its cleanup: the id is no longer taken by a
+                        // live fiber. Wait for the cleanup, then register the new one.
+                        ending = existing;
+                    }
+                    else
+                    {
+                        switch (options.Conflict)
+                        {
+                            case IdConflictPolicy.UseExisting:
+                                return new StartResult(existing.Snapshot(), Created: false);
+                            case IdConflictPolicy.Replace:
+                                toReplace = existing;
+                                break;
+                            default:
+                                throw new FiberManagerException(FiberErrorCode.AlreadyExists, $"A fiber with id '{fiberId}' already exists ({existing.Status}).", fiberId);
+                        }
                     }
                 }
-                else if (options.RequestId is not null && _retained.TryGetValue(fiberId, out var ended) && ended.RequestId == options.RequestId)
+                else if (options.RequestId is not null && _retained.TryGetValue(fiberId, out var ended) && ended.RequestId == options.RequestId && !ended.AdmissionFailed)
                 {
                     return new StartResult(ended.Snapshot(), Created: false);
                 }
 
-                if (toReplace is null)
+                if (toReplace is null && ending is null)
                 {
                     fiber = new ManagedFiber<TInput, TOutput>(this, fiberId, workflowName, workflow, options, inputCapacity);
                     if (_permits.TryAcquire())
@@ -152,8 +164,14 @@ public sealed class FiberSupervisor<TInput, TOutput> : IAsyncDisposable
                 }
                 else
                 {
-                    fiber = toReplace;
+                    fiber = (toReplace ?? ending)!;
                 }
+            }
+
+            if (ending is not null)
+            {
+                await ending.Ended.WaitAsync(cancellationToken).ConfigureAwait(false);
+                continue; // it is in retention now; register the new one
             }
 
             if (toReplace is not null)
@@ -215,7 +233,7 @@ public sealed class FiberSupervisor<TInput, TOutput> : IAsyncDisposable
             return ValueTask.FromCanceled<SubmitResult>(cancellationToken);
         }
 
-        return FindLive(fiberId).SubmitAsync(input, submitId, fullQueue, cancellationToken);
+        return SubmitObservedAsync(FindLive(fiberId), input, submitId, fullQueue, cancellationToken);
     }
 
     /// <summary>Pauses the fiber's input reader (idempotent); the item in progress finishes.</summary>
@@ -237,7 +255,7 @@ public sealed class FiberSupervisor<TInput, TOutput> : IAsyncDisposable
         var fiber = Find(fiberId);
         if (grace is { } g && g < TimeSpan.Zero)
         {
-            throw FiberManagerException.InvalidArgument("The grace period must not be negative.");
+            throw FiberManagerException.InvalidArgument("The grace period must not be negative.", "grace");
         }
 
         await fiber.InterruptAsync(grace ?? Options.InterruptGracePeriod, "interrupt").WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -255,7 +273,7 @@ public sealed class FiberSupervisor<TInput, TOutput> : IAsyncDisposable
     /// </summary>
     /// <example><code>using var subscription = manager.Subscribe("chat-1", afterSequence: lastSeen);</code></example>
     public FiberSubscription<TOutput> Subscribe(string fiberId, ulong afterSequence = 0) =>
-        new(Find(fiberId).Hub.Subscribe(afterSequence));
+        SubscribeObserved(Find(fiberId), afterSequence);
 
     /// <summary>Lists fibers (live and retained) matching <paramref name="query"/>, ordered by id, one page at a time.</summary>
     /// <example><code>var page = manager.List(new FiberQuery { Statuses = [ManagedFiberStatus.Paused], PageSize = 50 });</code></example>
@@ -264,7 +282,7 @@ public sealed class FiberSupervisor<TInput, TOutput> : IAsyncDisposable
         query ??= new FiberQuery();
         if (query.PageSize < 0)
         {
-            throw FiberManagerException.InvalidArgument("The page size must not be negative.");
+            throw FiberManagerException.InvalidArgument("The page size must not be negative.", "page_size");
         }
 
         var pageSize = Math.Min(query.PageSize == 0 ? DefaultPageSize : query.PageSize, Options.MaxPageSize);
@@ -323,7 +341,7 @@ public sealed class FiberSupervisor<TInput, TOutput> : IAsyncDisposable
     {
         if (maxConcurrentFibers < 1)
         {
-            throw FiberManagerException.InvalidArgument($"The concurrency limit must be at least 1 (got {maxConcurrentFibers}).");
+            throw FiberManagerException.InvalidArgument($"The concurrency limit must be at least 1 (got {maxConcurrentFibers}).", "max_concurrent_fibers");
         }
 
         _permits.Resize(maxConcurrentFibers);
@@ -404,9 +422,12 @@ public sealed class FiberSupervisor<TInput, TOutput> : IAsyncDisposable
 
     internal void OnPermitGranted(ManagedFiber<TInput, TOutput> fiber)
     {
-        lock (_lock)
+        if (fiber.LeavePendingCount())
         {
-            _pending--;
+            lock (_lock)
+            {
+                _pending--;
+            }
         }
 
         fiber.StartWithPermit(_scope);
@@ -422,7 +443,7 @@ public sealed class FiberSupervisor<TInput, TOutput> : IAsyncDisposable
                 _live.Remove(fiber.Id);
             }
 
-            if (fiber.WasPendingAtEnd)
+            if (fiber.LeavePendingCount())
             {
                 _pending--;
             }
@@ -443,51 +464,51 @@ public sealed class FiberSupervisor<TInput, TOutput> : IAsyncDisposable
     {
         if (string.IsNullOrWhiteSpace(workflowName))
         {
-            throw FiberManagerException.InvalidArgument("The workflow name must not be empty.");
+            throw FiberManagerException.InvalidArgument("The workflow name must not be empty.", "workflow");
         }
 
         var capacity = options.InputCapacity ?? Options.DefaultInputCapacity;
         if (capacity < 1 || capacity > Options.MaxInputCapacity)
         {
-            throw FiberManagerException.InvalidArgument($"The input capacity must be between 1 and {Options.MaxInputCapacity} (got {capacity}).");
+            throw FiberManagerException.InvalidArgument($"The input capacity must be between 1 and {Options.MaxInputCapacity} (got {capacity}).", "input_capacity");
         }
 
         if (options.PermitTimeout is { } timeout && timeout < TimeSpan.Zero)
         {
-            throw FiberManagerException.InvalidArgument("The permit timeout must not be negative.");
+            throw FiberManagerException.InvalidArgument("The permit timeout must not be negative.", "permit_timeout");
         }
 
         if (options.Labels is { } labels)
         {
             if (labels.Count > Options.MaxLabels)
             {
-                throw FiberManagerException.InvalidArgument($"At most {Options.MaxLabels} labels are allowed (got {labels.Count}).");
+                throw FiberManagerException.InvalidArgument($"At most {Options.MaxLabels} labels are allowed (got {labels.Count}).", "labels");
             }
 
             foreach (var (key, value) in labels)
             {
                 if (string.IsNullOrEmpty(key) || key.Length > 63 || value is null || value.Length > 256 || key.Any(char.IsControl) || value.Any(char.IsControl))
                 {
-                    throw FiberManagerException.InvalidArgument("Label keys must be 1-63 characters and values at most 256, without control characters.");
+                    throw FiberManagerException.InvalidArgument("Label keys must be 1-63 characters and values at most 256, without control characters.", "labels");
                 }
             }
         }
 
         if (options.RequestId is { Length: > 128 })
         {
-            throw FiberManagerException.InvalidArgument("The request id must be at most 128 characters.");
+            throw FiberManagerException.InvalidArgument("The request id must be at most 128 characters.", "request_id");
         }
 
         var restart = options.Restart ?? RestartPolicy.Never;
         if (restart.MaxRestarts < 0 || restart.MaxRestarts > 1_000)
         {
-            throw FiberManagerException.InvalidArgument($"Max restarts must be between 0 and 1000 (got {restart.MaxRestarts}).");
+            throw FiberManagerException.InvalidArgument($"Max restarts must be between 0 and 1000 (got {restart.MaxRestarts}).", "restart_policy.max_restarts");
         }
 
         if (restart.MaxRestarts > 0 && (restart.InitialBackoff < TimeSpan.Zero || restart.InitialBackoff > TimeSpan.FromDays(1)
             || restart.MaxBackoff < restart.InitialBackoff || restart.MaxBackoff > TimeSpan.FromDays(1)))
         {
-            throw FiberManagerException.InvalidArgument("The restart backoff must satisfy 0 <= initial <= max <= 1 day.");
+            throw FiberManagerException.InvalidArgument("The restart backoff must satisfy 0 <= initial <= max <= 1 day.", "restart_policy");
         }
 
         return capacity;
@@ -560,10 +581,15 @@ public sealed class FiberSupervisor<TInput, TOutput> : IAsyncDisposable
 
         // Fibers that ignored cancellation were abandoned above; do not wait for them again.
         _ = _scope.CloseAsync();
+        Metrics.Dispose();
     }
 
-    private static FiberManagerException ConcurrencyLimitReached(string fiberId, string why) =>
-        new(FiberErrorCode.ConcurrencyLimitReached, $"Concurrency limit reached: {why}.", fiberId);
+    private FiberManagerException ConcurrencyLimitReached(string fiberId, string why) =>
+        new(
+            FiberErrorCode.ConcurrencyLimitReached,
+            $"Concurrency limit reached: {why}.",
+            fiberId,
+            new Dictionary<string, string> { ["max_concurrent_fibers"] = _permits.Limit.ToString(System.Globalization.CultureInfo.InvariantCulture) });
 
     private static string EncodePageToken(string lastId) => Convert.ToBase64String(Encoding.UTF8.GetBytes("after:" + lastId));
 
@@ -587,6 +613,6 @@ public sealed class FiberSupervisor<TInput, TOutput> : IAsyncDisposable
             // reported below
         }
 
-        throw FiberManagerException.InvalidArgument("The page token is not one this server issued.");
+        throw FiberManagerException.InvalidArgument("The page token is not one this server issued.", "page_token");
     }
 }

@@ -22,7 +22,8 @@ internal readonly record struct EventPayload<TOutput>(
 /// Phases: Pending (waiting for a permit) → Running (a runtime fiber runs the workflow, with
 /// restarts) → Terminating → Ended. <see cref="TerminateAsync"/> is the single cleanup path,
 /// entered exactly once (an interlocked flag) from whichever way the fiber ends: the workflow
-/// returning or throwing, an interrupt whose grace expired, a pending fiber cancelled, shutdown.
+/// returning or throwing, an interrupt whose grace expired, a pending fiber cancelled, shutdown,
+/// or the runtime fiber ending without running its body (interrupted before it was scheduled).
 /// Cleanup order (DESIGN.md): final status; on-terminate hook (bounded); terminated event;
 /// permit released; moved to retention.
 /// Lock order: manager lock → fiber lock → hub/gate locks. The hub never calls back, so events
@@ -41,6 +42,8 @@ internal sealed class ManagedFiber<TInput, TOutput>
     private PermitPool.Waiter? _permitWaiter;
     private Fiber<Unit>? _fiber;
     private bool _pending;
+    private bool _countedPending;
+    private bool _admissionFailed;
     private bool _backingOff;
     private bool _holdsPermit;
     private bool _interruptRequested;
@@ -145,8 +148,36 @@ internal sealed class ManagedFiber<TInput, TOutput>
         }
     }
 
-    /// <summary>True when the fiber ended while still waiting for a permit (for the manager's pending count).</summary>
-    public bool WasPendingAtEnd { get; private set; }
+    /// <summary>
+    /// Takes the fiber out of the manager's pending count: true exactly once for a fiber that was
+    /// counted (it waited for a permit), whichever comes first - the permit arriving or the fiber
+    /// ending while it waited.
+    /// </summary>
+    public bool LeavePendingCount()
+    {
+        lock (_lock)
+        {
+            var counted = _countedPending;
+            _countedPending = false;
+            return counted;
+        }
+    }
+
+    /// <summary>
+    /// True when the Start that created the fiber gave up waiting for its permit (timeout or
+    /// cancellation): that Start failed, so a retry with its request id must not be answered
+    /// with this fiber.
+    /// </summary>
+    public bool AdmissionFailed
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _admissionFailed;
+            }
+        }
+    }
 
     public DateTimeOffset? EndedAt
     {
@@ -165,6 +196,7 @@ internal sealed class ManagedFiber<TInput, TOutput>
         lock (_lock)
         {
             _pending = true;
+            _countedPending = true;
             _permitWaiter = waiter;
             _started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         }
@@ -204,6 +236,7 @@ internal sealed class ManagedFiber<TInput, TOutput>
         {
             _interruptRequested = true;
             _interruptReason = reason;
+            _admissionFailed = true;
         }
 
         await TerminateAsync(ManagedFiberStatus.Interrupted, null, abandoned: false).ConfigureAwait(false);
@@ -215,6 +248,7 @@ internal sealed class ManagedFiber<TInput, TOutput>
     {
         var wasPending = false;
         var giveBack = false;
+        Fiber<Unit>? forked = null;
         lock (_lock)
         {
             Debug.Assert(!_holdsPermit, "a fiber holds at most one permit");
@@ -236,7 +270,7 @@ internal sealed class ManagedFiber<TInput, TOutput>
                 wasPending = _pending;
                 _pending = false;
                 _startedAt = TimeProvider.GetUtcNow();
-                _fiber = scope.Fork(RunAsync);
+                _fiber = forked = scope.Fork(RunAsync);
                 if (wasPending)
                 {
                     PublishStatusLocked(ManagedFiberStatus.Pending, Input.IsPaused ? ManagedFiberStatus.Paused : ManagedFiberStatus.Running);
@@ -250,13 +284,29 @@ internal sealed class ManagedFiber<TInput, TOutput>
             return;
         }
 
-        if (_fiber is null)
+        if (forked is null)
         {
             _ = TerminateAsync(ManagedFiberStatus.Interrupted, null, abandoned: false);
+            _started?.TrySetResult();
+            return;
         }
 
+        _ = EndWhenRuntimeFiberEndsAsync(forked);
         _started?.TrySetResult();
         _manager.Log.FiberStarted(Id, WorkflowName);
+    }
+
+    /// <summary>
+    /// The runtime never runs the body of a fiber interrupted before the thread pool picked it up
+    /// (an Interrupt, Replace or shutdown right after Start), so <see cref="RunAsync"/> never
+    /// reaches <see cref="TerminateAsync"/>: end the managed fiber here once the runtime fiber is
+    /// done. When the body did run, it has already terminated (it awaits TerminateAsync), and this
+    /// call is a no-op.
+    /// </summary>
+    private async Task EndWhenRuntimeFiberEndsAsync(Fiber<Unit> fiber)
+    {
+        await fiber.AwaitExitAsync().ConfigureAwait(false);
+        await TerminateAsync(ManagedFiberStatus.Interrupted, null, abandoned: false).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -274,19 +324,22 @@ internal sealed class ManagedFiber<TInput, TOutput>
                 throw FiberManagerException.Ended(Id, _termination is null ? ManagedFiberStatus.Interrupted : _finalStatus);
             }
 
-            if (Input.IsPaused && !_bufferWhilePaused)
-            {
-                throw new FiberManagerException(FiberErrorCode.Paused, $"Fiber '{Id}' is paused and does not accept input while paused.", Id);
-            }
-
+            // A retry of an accepted input reports it as accepted, whatever the fiber's state now.
             if (submitId is not null && _submitIds is not null && _submitIds.TryGet(submitId, out var seen))
             {
                 return new ValueTask<SubmitResult>(new SubmitResult(seen, Input.Count, Duplicate: true));
             }
 
-            sequence = ++_inputSequence;
+            if (Input.IsPaused && !_bufferWhilePaused)
+            {
+                throw new FiberManagerException(FiberErrorCode.Paused, $"Fiber '{Id}' is paused and does not accept input while paused.", Id);
+            }
+
+            // A sequence number is used up only by an input that is accepted (or waits for room).
+            sequence = _inputSequence + 1;
             if (Input.TryWrite(input))
             {
+                _inputSequence = sequence;
                 Accepted(submitId, sequence);
                 return new ValueTask<SubmitResult>(new SubmitResult(sequence, Input.Count, Duplicate: false));
             }
@@ -301,6 +354,9 @@ internal sealed class ManagedFiber<TInput, TOutput>
                     Id,
                     new Dictionary<string, string> { ["queue_depth"] = depth, ["capacity"] = Input.Capacity.ToString(System.Globalization.CultureInfo.InvariantCulture) });
             }
+
+            // Reserved for the write that waits for room (left unused if that wait is cancelled).
+            _inputSequence = sequence;
         }
 
         return WriteWhenRoomAsync(input, submitId, sequence, cancellationToken);
@@ -370,6 +426,7 @@ internal sealed class ManagedFiber<TInput, TOutput>
         }
 
         Interlocked.Increment(ref _outputs);
+        _manager.Metrics.OutputPublished(WorkflowName);
         return sequence;
     }
 
@@ -409,15 +466,20 @@ internal sealed class ManagedFiber<TInput, TOutput>
             fiber.Interrupt();
             try
             {
-                // The grace timer is disposed as soon as the fiber ends (a Task.Delay would stay queued
-                // for the whole grace period, one per interrupt).
+                // WaitAsync disposes its timer when the fiber ends first: no grace timer outlives it.
                 await _ended.Task.WaitAsync(grace, TimeProvider).ConfigureAwait(false);
+            }
+            catch (TimeoutException) when (Interlocked.Exchange(ref _terminating, 1) == 0)
+            {
+                // Still not ending after the grace period: abandon it. (A fiber that had already
+                // begun its cleanup — say, a slow hook — is not abandoned; we wait for it below.)
+                _manager.Log.WorkflowAbandoned(Id, WorkflowName, grace);
+                _manager.CountAbandoned();
+                await TerminateCoreAsync(ManagedFiberStatus.Interrupted, null, abandoned: true).ConfigureAwait(false);
             }
             catch (TimeoutException)
             {
-                _manager.Log.WorkflowAbandoned(Id, WorkflowName, grace);
-                _manager.CountAbandoned();
-                await TerminateAsync(ManagedFiberStatus.Interrupted, null, abandoned: true).ConfigureAwait(false);
+                // Already terminating through another path.
             }
         }
 
@@ -441,15 +503,7 @@ internal sealed class ManagedFiber<TInput, TOutput>
             }
             else
             {
-                // The single attempt, awaited without rethrowing: an interrupt (the common way out)
-                // ends the workflow's task cancelled, and rethrowing that here only to catch it costs.
-                // A failure is rethrown once, below, exactly as awaiting it would.
-                var attempt = StartAttempt(token);
-                await attempt.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-                if (!(attempt.IsCanceled && token.IsCancellationRequested))
-                {
-                    attempt.GetAwaiter().GetResult();
-                }
+                await RunAttemptAsync(token).ConfigureAwait(false);
             }
 
             // A workflow that returns once cancelled was interrupted all the same (and keeps the reason).
@@ -468,31 +522,19 @@ internal sealed class ManagedFiber<TInput, TOutput>
         await TerminateAsync(outcome, failure, abandoned: false).ConfigureAwait(false);
     }
 
-    /// <summary>
-    /// Starts one attempt of the workflow (without a restart policy, the only one; its failure is
-    /// recorded as the last error by <see cref="TerminateAsync"/>).
-    /// </summary>
-    private Task StartAttempt(CancellationToken token) =>
-        _workflow.RunAsync(new WorkflowContext<TInput, TOutput>(this, token, BeginAttempt()));
-
-    /// <summary>The attempt number; leaves BackingOff if a restart was waiting.</summary>
-    private int BeginAttempt()
+    private async Task RunAttemptAsync(CancellationToken token)
     {
+        int attempt;
         lock (_lock)
         {
+            attempt = _restarts;
             if (_backingOff)
             {
                 _backingOff = false;
                 PublishStatusLocked(ManagedFiberStatus.BackingOff, Input.IsPaused ? ManagedFiberStatus.Paused : ManagedFiberStatus.Running);
             }
-
-            return _restarts;
         }
-    }
 
-    private async Task RunAttemptAsync(CancellationToken token)
-    {
-        var attempt = BeginAttempt();
         try
         {
             await _workflow.RunAsync(new WorkflowContext<TInput, TOutput>(this, token, attempt)).ConfigureAwait(false);
@@ -514,7 +556,8 @@ internal sealed class ManagedFiber<TInput, TOutput>
         return new ResiliencePipelineBuilder { TimeProvider = TimeProvider }
             .AddRetry(new RetryStrategyOptions
             {
-                ShouldHandle = new PredicateBuilder().Handle<Exception>(e => !(e is OperationCanceledException && token.IsCancellationRequested)),
+                // Never restart a fiber that is being interrupted, however its workflow failed.
+                ShouldHandle = new PredicateBuilder().Handle<Exception>(_ => !token.IsCancellationRequested),
                 MaxRetryAttempts = _restart.MaxRestarts,
                 BackoffType = DelayBackoffType.Exponential,
                 Delay = _restart.InitialBackoff,
@@ -526,6 +569,7 @@ internal sealed class ManagedFiber<TInput, TOutput>
                     {
                         _restarts++;
                         _backingOff = true;
+                        _manager.Metrics.Restarted(WorkflowName);
                         PublishStatusLocked(Input.IsPaused ? ManagedFiberStatus.Paused : ManagedFiberStatus.Running, ManagedFiberStatus.BackingOff);
                     }
 
@@ -540,24 +584,21 @@ internal sealed class ManagedFiber<TInput, TOutput>
     /// The single termination path; runs its body exactly once however the fiber ends.
     /// Order: final status → on-terminate hook (bounded) → terminated event → permit released → retention.
     /// </summary>
-    public async Task TerminateAsync(ManagedFiberStatus status, Exception? failure, bool abandoned)
-    {
-        if (Interlocked.Exchange(ref _terminating, 1) != 0)
-        {
-            await _ended.Task.ConfigureAwait(false);
-            return;
-        }
+    public Task TerminateAsync(ManagedFiberStatus status, Exception? failure, bool abandoned) =>
+        Interlocked.Exchange(ref _terminating, 1) == 0 ? TerminateCoreAsync(status, failure, abandoned) : _ended.Task;
 
+    /// <summary>The body of <see cref="TerminateAsync"/>; the caller has set <see cref="_terminating"/>.</summary>
+    private async Task TerminateCoreAsync(ManagedFiberStatus status, Exception? failure, bool abandoned)
+    {
         Debug.Assert(status.IsTerminal(), "a fiber ends in a terminal status");
         FiberTermination termination;
         ManagedFiberStatus before;
         lock (_lock)
         {
-            before = StatusBeforeTerminalLocked();
+            before = AsPublished(StatusBeforeTerminalLocked());
             var unprocessed = Input.Close();
             _finalStatus = status;
             _endedAt = TimeProvider.GetUtcNow();
-            WasPendingAtEnd = _pending;
             _pending = false;
             _backingOff = false;
             if (failure is not null)
@@ -569,6 +610,7 @@ internal sealed class ManagedFiber<TInput, TOutput>
             _termination = termination;
         }
 
+        _manager.Metrics.Terminated(WorkflowName, status, abandoned);
         await RunTerminateHookAsync(termination).ConfigureAwait(false);
 
         Hub.TryComplete(new EventPayload<TOutput>(FiberEventKind.Terminated, default, before, status, termination));
@@ -667,8 +709,17 @@ internal sealed class ManagedFiber<TInput, TOutput>
         }
     }
 
+    /// <summary>
+    /// Idle/Running flips are not published (they happen once per input), so events call both
+    /// Running: every status event then starts where the previous one ended.
+    /// </summary>
+    private static ManagedFiberStatus AsPublished(ManagedFiberStatus status) =>
+        status == ManagedFiberStatus.Idle ? ManagedFiberStatus.Running : status;
+
     private void PublishStatusLocked(ManagedFiberStatus previous, ManagedFiberStatus current)
     {
+        previous = AsPublished(previous);
+        current = AsPublished(current);
         if (previous != current)
         {
             Hub.TryPublish(new EventPayload<TOutput>(FiberEventKind.StatusChanged, default, previous, current, null), out _);

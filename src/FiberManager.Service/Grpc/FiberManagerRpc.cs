@@ -24,7 +24,11 @@ internal sealed class FiberManagerRpc(FiberSupervisor<V1.Payload, V1.Payload> ma
         table.AddUnary<V1.GetStatusRequest, V1.FiberInfo>(ServiceName, "GetStatus", V1.GetStatusRequest.Parser, (r, _) => new(FiberMapping.ToProto(manager.GetStatus(r.FiberId))));
         table.AddUnary<V1.ListFibersRequest, V1.ListFibersResponse>(ServiceName, "ListFibers", V1.ListFibersRequest.Parser, (r, _) => new(ListFibers(r)));
         table.AddUnary<V1.ListWorkflowsRequest, V1.ListWorkflowsResponse>(ServiceName, "ListWorkflows", V1.ListWorkflowsRequest.Parser, (_, _) => new(ListWorkflows()));
-        table.AddServerStreaming<V1.SubscribeRequest, V1.FiberEvent>(ServiceName, "Subscribe", V1.SubscribeRequest.Parser, SubscribeAsync);
+        // Subscribe streams are not cancelled when the host stops: the manager's shutdown
+        // (ManagerLifetime) ends every fiber and delivers its terminated event, after which the
+        // stream ends with OK. Cancelling them on ApplicationStopping raced those last events
+        // and ended streams with UNAVAILABLE instead.
+        table.AddServerStreaming<V1.SubscribeRequest, V1.FiberEvent>(ServiceName, "Subscribe", V1.SubscribeRequest.Parser, SubscribeAsync, endsOnServerStop: false);
     }
 
     private async ValueTask<V1.StartResponse> StartAsync(V1.StartRequest request, GrpcCallContext call)
@@ -67,6 +71,7 @@ internal sealed class FiberManagerRpc(FiberSupervisor<V1.Payload, V1.Payload> ma
             throw new ArgumentException("submit_id must be at most 128 characters.", "submit_id");
         }
 
+        Telemetry.WorkflowTracing.CaptureSubmit(request.Input);
         var result = await manager.SubmitAsync(
             request.FiberId,
             request.Input,
@@ -85,9 +90,17 @@ internal sealed class FiberManagerRpc(FiberSupervisor<V1.Payload, V1.Payload> ma
 
     private V1.ListFibersResponse ListFibers(V1.ListFibersRequest request)
     {
+        // FIBER_STATUS_UNSPECIFIED matches nothing (the contract), so a filter of only that
+        // value matches no fiber at all; it must not fall back to "any status".
+        var statuses = request.Statuses.Where(s => s != V1.FiberStatus.Unspecified).Select(FiberMapping.FromProto).ToList();
+        if (request.Statuses.Count > 0 && statuses.Count == 0)
+        {
+            return new V1.ListFibersResponse();
+        }
+
         var page = manager.List(new FiberQuery
         {
-            Statuses = request.Statuses.Count == 0 ? null : [.. request.Statuses.Select(FiberMapping.FromProto)],
+            Statuses = statuses.Count == 0 ? null : statuses,
             Workflow = request.Workflow.Length == 0 ? null : request.Workflow,
             Labels = request.Labels.Count == 0 ? null : request.Labels,
             PageSize = (int)Math.Min(request.PageSize, int.MaxValue),

@@ -160,8 +160,16 @@ internal static class FiberMapping
             throw new ArgumentException($"{field} is out of range.", field);
         }
 
-        return duration.Seconds > (long)TimeSpan.MaxValue.TotalSeconds - 1 ? TimeSpan.MaxValue : duration.ToTimeSpan();
+        // A longer duration is valid on the wire, but no .NET timer (Task.Delay, WaitAsync) can
+        // wait that long: they throw, which surfaced as INVALID_ARGUMENT naming an internal
+        // parameter after the fiber had already been interrupted (grace) or left pending (permit
+        // timeout). It means "as long as possible"; the call's deadline still bounds any wait.
+        var value = duration.ToTimeSpan();
+        return value > MaxTimerDuration ? MaxTimerDuration : value;
     }
+
+    /// <summary>The longest wait a .NET timer supports: 2^32 - 2 milliseconds, about 49.7 days.</summary>
+    public static readonly TimeSpan MaxTimerDuration = TimeSpan.FromMilliseconds(uint.MaxValue - 1);
 
     private static RestartPolicy ToRestartPolicy(V1.RestartPolicy? policy)
     {

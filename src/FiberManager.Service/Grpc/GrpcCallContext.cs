@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using FiberManager.Protocol;
 using Microsoft.AspNetCore.Http;
 
 namespace FiberManager.Service.Grpc;
@@ -20,11 +21,17 @@ public sealed class GrpcCallContext : IDisposable
         Method = method;
         if (timeout is { } t)
         {
-            Deadline = DateTimeOffset.UtcNow + t;
+            // grpc-timeout goes up to 99,999,999 hours (~11,400 years): past year 9999 the deadline is the end of time.
+            var now = DateTimeOffset.UtcNow;
+            Deadline = t < DateTimeOffset.MaxValue - now ? now + t : DateTimeOffset.MaxValue;
             _deadline = new CancellationTokenSource();
-            // CancellationTokenSource accepts at most ~49 days; a longer deadline is no deadline in practice.
-            if (t < TimeSpan.FromDays(49))
+            if (t <= TimeSpan.Zero)
             {
+                _deadline.Cancel(); // "0S": the deadline has already passed
+            }
+            else if (t < TimeSpan.FromDays(49))
+            {
+                // CancellationTokenSource accepts at most ~49 days; a longer deadline is no deadline in practice.
                 _deadline.CancelAfter(t);
             }
         }
@@ -63,6 +70,9 @@ public sealed class GrpcCallContext : IDisposable
 
     /// <summary>True once the client has gone away.</summary>
     public bool ClientCancelled => HttpContext.RequestAborted.IsCancellationRequested;
+
+    /// <summary>How request messages are read: size limit and the client's <c>grpc-encoding</c>.</summary>
+    internal GrpcMessageReadOptions ReadOptions { get; init; } = GrpcMessageReadOptions.Default;
 
     /// <summary>True once a response message has been written (errors then go in trailers).</summary>
     internal bool MessageWritten { get; set; }

@@ -38,7 +38,7 @@ internal static class GrpcErrorMapper
                 return new RpcStatus(GrpcStatusCode.Cancelled, "The call was cancelled.", null);
 
             case ArgumentException argument:
-                return WithReason(GrpcStatusCode.InvalidArgument, argument.Message, ErrorReasons.InvalidArgument, argument.ParamName is { } p ? new() { [ErrorMetadataKeys.Field] = p } : null);
+                return WithReason(GrpcStatusCode.InvalidArgument, MessageWithoutParameter(argument), ErrorReasons.InvalidArgument, argument.ParamName is { } p ? new() { [ErrorMetadataKeys.Field] = p } : null);
 
             default:
                 return new RpcStatus(GrpcStatusCode.Internal, detailedErrors ? $"{exception.GetType().Name}: {exception.Message}" : "Internal error.", null);
@@ -86,4 +86,23 @@ internal static class GrpcErrorMapper
     }
 
     public static string Format(long value) => value.ToString(CultureInfo.InvariantCulture);
+
+    /// <summary>
+    /// ArgumentException.Message appends " (Parameter 'name')" (twice when re-wrapped with the
+    /// same name); the field already travels in the metadata, so the client gets the bare text.
+    /// </summary>
+    private static string MessageWithoutParameter(ArgumentException argument)
+    {
+        var message = argument.Message;
+        if (argument.ParamName is { } name)
+        {
+            var suffix = $" (Parameter '{name}')";
+            while (message.EndsWith(suffix, StringComparison.Ordinal))
+            {
+                message = message[..^suffix.Length];
+            }
+        }
+
+        return message;
+    }
 }

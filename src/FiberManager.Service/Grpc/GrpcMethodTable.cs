@@ -43,10 +43,10 @@ internal sealed class GrpcMethodTable
         where TResponse : class, IMessage<TResponse> =>
         Add(new UnaryServerCallHandler<TRequest, TResponse>(_server, Path(service, method), parser, invoker));
 
-    public void AddServerStreaming<TRequest, TResponse>(string service, string method, MessageParser<TRequest> parser, Func<TRequest, IServerStreamWriter<TResponse>, GrpcCallContext, Task> invoker)
+    public void AddServerStreaming<TRequest, TResponse>(string service, string method, MessageParser<TRequest> parser, Func<TRequest, IServerStreamWriter<TResponse>, GrpcCallContext, Task> invoker, bool endsOnServerStop = true)
         where TRequest : class, IMessage<TRequest>
         where TResponse : class, IMessage<TResponse> =>
-        Add(new ServerStreamingServerCallHandler<TRequest, TResponse>(_server, Path(service, method), parser, invoker));
+        Add(new ServerStreamingServerCallHandler<TRequest, TResponse>(_server, Path(service, method), parser, invoker, endsOnServerStop));
 
     public void AddDuplexStreaming<TRequest, TResponse>(string service, string method, MessageParser<TRequest> parser, Func<IAsyncStreamReader<TRequest>, IServerStreamWriter<TResponse>, GrpcCallContext, Task> invoker)
         where TRequest : class, IMessage<TRequest>

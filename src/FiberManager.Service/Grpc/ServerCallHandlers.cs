@@ -8,16 +8,35 @@ using Microsoft.Extensions.Logging;
 
 namespace FiberManager.Service.Grpc;
 
-/// <summary>What every call handler shares: limits, logging, and whether the server is stopping.</summary>
-internal sealed class GrpcServerContext(ServerSettings settings, ILogger logger, CancellationToken stopping)
+/// <summary>
+/// What every call handler shares: limits, logging, and the two shutdown signals — stopping
+/// (the host began to stop: new work is refused) and drained (the manager has finished: streams
+/// still open are ended).
+/// </summary>
+internal sealed class GrpcServerContext(ServerSettings settings, ILogger logger, CancellationToken stopping, CancellationToken drained, ApiKeyAuthenticator? authenticator = null)
 {
+    /// <summary>Checks API keys and rate limits before a method runs; null when security is off.</summary>
+    public ApiKeyAuthenticator? Authenticator { get; } = authenticator is { Enabled: true } ? authenticator : null;
+
     public ServerSettings Settings { get; } = settings;
 
     public ILogger Logger { get; } = logger;
 
     public CancellationToken Stopping { get; } = stopping;
 
+    public CancellationToken Drained { get; } = drained;
+
     public GrpcMessageReadOptions ReadOptions { get; } = new() { MaxMessageSize = settings.MaxMessageSize };
+
+    /// <summary>
+    /// The read options of one call: the shared ones, or, when the client names a
+    /// <c>grpc-encoding</c>, options carrying it, so that a compressed message gets UNIMPLEMENTED
+    /// (an encoding FiberManager does not support) rather than INTERNAL (no encoding sent).
+    /// </summary>
+    public GrpcMessageReadOptions ReadOptionsFor(HttpRequest request) =>
+        request.Headers.TryGetValue(GrpcHeaders.Encoding, out var encoding) && encoding.Count > 0
+            ? new() { MaxMessageSize = Settings.MaxMessageSize, MessageEncoding = encoding.ToString() }
+            : ReadOptions;
 }
 
 /// <summary>The limits the wire layer enforces.</summary>
@@ -35,7 +54,12 @@ internal abstract class ServerCallHandler(GrpcServerContext server, string metho
 
     public string Method { get; } = method;
 
-    /// <summary>Streaming calls end when the server stops; unary calls run to completion.</summary>
+    private readonly Telemetry.RpcTelemetry _telemetry = new(method);
+
+    /// <summary>
+    /// Whether the call's token is cancelled once the server has drained (the manager has shut
+    /// down): streams that would otherwise never end. Unary calls run to completion.
+    /// </summary>
     protected abstract bool EndsOnServerStop { get; }
 
     public Task HandleCallAsync(HttpContext http)
@@ -69,11 +93,18 @@ internal abstract class ServerCallHandler(GrpcServerContext server, string metho
         }
 
         http.Response.ContentType = GrpcHeaders.ContentTypeGrpc;
-        var call = new GrpcCallContext(http, Method, timeout, EndsOnServerStop ? Server.Stopping : CancellationToken.None);
+        http.Response.Headers[GrpcHeaders.AcceptEncoding] = GrpcHeaders.IdentityEncoding;
+        var call = new GrpcCallContext(http, Method, timeout, EndsOnServerStop ? Server.Drained : CancellationToken.None)
+        {
+            ReadOptions = Server.ReadOptionsFor(http.Request),
+        };
+        var telemetry = _telemetry.Start(http);
         Task task;
         try
         {
-            task = HandleCoreAsync(call);
+            // Refused calls (API key, rate limit) and calls whose deadline has already passed ("0S") never run the method.
+            Server.Authenticator?.Authorize(http, Method);
+            task = call.DeadlineExceeded ? Task.FromCanceled(call.CancellationToken) : HandleCoreAsync(call);
         }
         catch (Exception exception)
         {
@@ -83,19 +114,21 @@ internal abstract class ServerCallHandler(GrpcServerContext server, string metho
         if (task.IsCompletedSuccessfully)
         {
             GrpcResponses.SetStatus(http, call, GrpcStatusCode.Ok, string.Empty, null);
+            telemetry.Stop(GrpcStatusCode.Ok);
             call.Dispose();
             return Task.CompletedTask;
         }
 
-        return AwaitCallAsync(task, call);
+        return AwaitCallAsync(task, call, telemetry);
     }
 
-    private async Task AwaitCallAsync(Task task, GrpcCallContext call)
+    private async Task AwaitCallAsync(Task task, GrpcCallContext call, Telemetry.RpcCallTelemetry telemetry)
     {
         try
         {
             await task.ConfigureAwait(false);
             GrpcResponses.SetStatus(call.HttpContext, call, GrpcStatusCode.Ok, string.Empty, null);
+            telemetry.Stop(GrpcStatusCode.Ok);
         }
         catch (Exception exception)
         {
@@ -113,6 +146,8 @@ internal abstract class ServerCallHandler(GrpcServerContext server, string metho
             {
                 GrpcResponses.SetStatus(call.HttpContext, call, status.Code, status.Message, status.ErrorInfo);
             }
+
+            telemetry.Stop(call.ClientCancelled ? GrpcStatusCode.Cancelled : status.Code, exception);
         }
         finally
         {
@@ -146,27 +181,33 @@ internal sealed class UnaryServerCallHandler<TRequest, TResponse>(
 
     protected override async Task HandleCoreAsync(GrpcCallContext call)
     {
-        var request = await GrpcMessageFraming.ReadSingleMessageAsync(call.HttpContext.Request.BodyReader, parser, Server.ReadOptions, call.CancellationToken).ConfigureAwait(false);
+        var request = await GrpcMessageFraming.ReadSingleMessageAsync(call.HttpContext.Request.BodyReader, parser, call.ReadOptions, call.CancellationToken).ConfigureAwait(false);
         var response = await invoker(request, call).ConfigureAwait(false);
         await WriteMessageAsync(call, response, call.CancellationToken).ConfigureAwait(false);
     }
 }
 
-/// <summary>A server-streaming method: one request in, a stream of responses out.</summary>
+/// <summary>
+/// A server-streaming method: one request in, a stream of responses out. By default the stream
+/// is cancelled when the server stops; a method whose streams the application ends itself on
+/// shutdown (Subscribe: the manager delivers every terminated event) passes
+/// <c>endsOnServerStop: false</c>, so that cancelling does not race those last messages.
+/// </summary>
 internal sealed class ServerStreamingServerCallHandler<TRequest, TResponse>(
     GrpcServerContext server,
     string method,
     MessageParser<TRequest> parser,
-    Func<TRequest, IServerStreamWriter<TResponse>, GrpcCallContext, Task> invoker)
+    Func<TRequest, IServerStreamWriter<TResponse>, GrpcCallContext, Task> invoker,
+    bool endsOnServerStop = true)
     : ServerCallHandler(server, method)
     where TRequest : class, IMessage<TRequest>
     where TResponse : class, IMessage<TResponse>
 {
-    protected override bool EndsOnServerStop => true;
+    protected override bool EndsOnServerStop => endsOnServerStop;
 
     protected override async Task HandleCoreAsync(GrpcCallContext call)
     {
-        var request = await GrpcMessageFraming.ReadSingleMessageAsync(call.HttpContext.Request.BodyReader, parser, Server.ReadOptions, call.CancellationToken).ConfigureAwait(false);
+        var request = await GrpcMessageFraming.ReadSingleMessageAsync(call.HttpContext.Request.BodyReader, parser, call.ReadOptions, call.CancellationToken).ConfigureAwait(false);
         await invoker(request, new StreamWriter<TResponse>(this, call), call).ConfigureAwait(false);
     }
 
@@ -194,7 +235,7 @@ internal sealed class DuplexStreamingServerCallHandler<TRequest, TResponse>(
     protected override bool EndsOnServerStop => true;
 
     protected override Task HandleCoreAsync(GrpcCallContext call) =>
-        invoker(new Reader(parser, Server.ReadOptions, call), new Writer(this, call), call);
+        invoker(new Reader(parser, call.ReadOptions, call), new Writer(this, call), call);
 
     private sealed class Reader(MessageParser<TRequest> parser, GrpcMessageReadOptions options, GrpcCallContext call) : IAsyncStreamReader<TRequest>
     {

@@ -1,5 +1,8 @@
 using FiberManager.Core.Management;
 using FiberManager.Service.Grpc;
+using FiberManager.Service.Grpc.Health;
+using FiberManager.Service.Grpc.Reflection;
+using FiberManager.Service.Telemetry;
 using FiberManager.Service.Workflows;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Options;
@@ -15,11 +18,13 @@ public static class FiberManagerServiceExtensions
 
     /// <summary>
     /// Registers the manager (options from <c>FiberManager</c>, validated at start), the gRPC
-    /// services, the built-in workflows <c>echo</c> and <c>aggregate</c>, and Kestrel's HTTP/2 setup.
+    /// services (FiberManager, health, server reflection v1 and v1alpha), the built-in workflows
+    /// <c>echo</c> and <c>aggregate</c>, and Kestrel's HTTP/2 setup.
     /// </summary>
     public static WebApplicationBuilder AddFiberManagerService(this WebApplicationBuilder builder)
     {
         var services = builder.Services;
+        builder.AddOtlpTelemetry();
         services.AddOptions<FiberManagerOptions>()
             .Bind(builder.Configuration.GetSection(ManagerSection), o => o.ErrorOnUnknownConfiguration = false)
             .ValidateOnStart();
@@ -28,14 +33,23 @@ public static class FiberManagerServiceExtensions
             .Bind(builder.Configuration.GetSection(ServerOptions.Section), o => o.ErrorOnUnknownConfiguration = true)
             .ValidateOnStart();
         services.AddSingleton<IValidateOptions<ServerOptions>, ServerOptionsValidator>();
+        services.AddOptions<SecurityOptions>()
+            .Bind(builder.Configuration.GetSection(SecurityOptions.Section), o => o.ErrorOnUnknownConfiguration = true)
+            .Validate(o => o.GetErrors().Count == 0, "FiberManager:Security is invalid (API keys need a Key of 16+ characters, a unique Name and Permissions).")
+            .ValidateOnStart();
+        services.AddSingleton(provider => new ApiKeyAuthenticator(provider.GetRequiredService<IOptions<SecurityOptions>>().Value));
 
         services.AddSingleton(provider => new FiberSupervisor<V1.Payload, V1.Payload>(
             provider.GetRequiredService<IOptions<FiberManagerOptions>>().Value,
             TimeProvider.System,
-            provider.GetRequiredService<ILoggerFactory>()));
+            provider.GetRequiredService<ILoggerFactory>(),
+            provider.GetService<System.Diagnostics.Metrics.IMeterFactory>()));
         services.AddWorkflow<EchoWorkflow>(EchoWorkflow.Name, "Publishes every input unchanged (JSON or binary). No args.");
         services.AddWorkflow<AggregateWorkflow>(AggregateWorkflow.Name, "Sums JSON numbers in batches: args {\"batch_size\": 10, \"field\": \"amount\"}; publishes {batch, count, sum, mean, min, max} per batch.");
         services.AddSingleton<IGrpcService, FiberManagerRpc>();
+        services.AddSingleton<IGrpcService, HealthService>();
+        services.AddSingleton(new DescriptorIndex(DescriptorIndex.ServedFiles));
+        services.AddSingleton<IGrpcService, ServerReflectionService>();
         services.AddSingleton(provider =>
         {
             var server = provider.GetRequiredService<IOptions<ServerOptions>>().Value;
@@ -43,9 +57,12 @@ public static class FiberManagerServiceExtensions
             return new GrpcServerContext(
                 new ServerSettings(server.MaxMessageSize, server.DetailedErrors),
                 provider.GetRequiredService<ILoggerFactory>().CreateLogger("FiberManager.Service.Grpc"),
-                lifetime.ApplicationStopping);
+                lifetime.ApplicationStopping,
+                provider.GetRequiredService<ServerDrain>().Drained,
+                provider.GetRequiredService<ApiKeyAuthenticator>());
         });
         services.AddSingleton<GrpcMethodTable>();
+        services.AddSingleton<ServerDrain>();
         services.AddHostedService<ManagerLifetime>();
         services.Configure<HostOptions>(o => o.ShutdownTimeout = builder.Configuration.GetSection(ServerOptions.Section).Get<ServerOptions>()?.ShutdownTimeout ?? new ServerOptions().ShutdownTimeout);
 
@@ -105,7 +122,7 @@ public static class FiberManagerServiceExtensions
     private sealed class ManagerOptionsValidator(IConfigurationSection section) : IValidateOptions<FiberManagerOptions>
     {
         private static readonly HashSet<string> s_known = new(
-            typeof(FiberManagerOptions).GetProperties().Select(p => p.Name).Append("Server"),
+            typeof(FiberManagerOptions).GetProperties().Select(p => p.Name).Append("Server").Append("Security"),
             StringComparer.OrdinalIgnoreCase);
 
         public ValidateOptionsResult Validate(string? name, FiberManagerOptions options)

@@ -4,11 +4,14 @@ using V1 = FiberManager.Protocol.V1;
 namespace FiberManager.Service.Hosting;
 
 /// <summary>
-/// Ties the manager to the host: when the host starts stopping, the manager stops admitting,
-/// interrupts every fiber with grace and delivers every terminated event — so open Subscribe
-/// streams end cleanly while Kestrel is still draining requests, instead of being reset.
+/// Ties the manager to the host. When the host starts stopping (health turns NOT_SERVING at the
+/// same moment), the manager stops admitting, interrupts every fiber with grace and delivers
+/// every terminated event, so open Subscribe streams end with their terminated event and OK
+/// while Kestrel is still serving them. Hosted services stop in reverse order, so this runs
+/// before Kestrel drains; once the manager is done, <see cref="ServerDrain"/> ends whatever
+/// streams are left.
 /// </summary>
-internal sealed class ManagerLifetime(FiberSupervisor<V1.Payload, V1.Payload> manager, IHostApplicationLifetime lifetime) : IHostedService
+internal sealed class ManagerLifetime(FiberSupervisor<V1.Payload, V1.Payload> manager, IHostApplicationLifetime lifetime, ServerDrain drain) : IHostedService
 {
     private Task _shutdown = Task.CompletedTask;
 
@@ -18,5 +21,15 @@ internal sealed class ManagerLifetime(FiberSupervisor<V1.Payload, V1.Payload> ma
         return Task.CompletedTask;
     }
 
-    public Task StopAsync(CancellationToken cancellationToken) => _shutdown.WaitAsync(cancellationToken);
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await _shutdown.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            drain.Signal();
+        }
+    }
 }

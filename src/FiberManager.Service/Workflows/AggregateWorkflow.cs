@@ -65,6 +65,7 @@ public sealed class AggregateWorkflow : IWorkflow<Payload, Payload>
         double sum = 0, min = double.MaxValue, max = double.MinValue;
         await foreach (var input in context.Input.ReadAllAsync(context.CancellationToken).ConfigureAwait(false))
         {
+            using var activity = Telemetry.WorkflowTracing.StartProcessing(input, Name);
             if (!TryReadNumber(input, out var number, out var problem))
             {
                 context.Publish(Json(new Struct

@@ -20,6 +20,7 @@ public sealed class EchoWorkflow : IWorkflow<Payload, Payload>
         {
             while (input.TryRead(out var item))
             {
+                using var activity = Telemetry.WorkflowTracing.StartProcessing(item, Name);
                 context.Publish(item);
             }
         }

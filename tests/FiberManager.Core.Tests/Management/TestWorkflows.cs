@@ -1,3 +1,4 @@
+using System.Threading.Channels;
 using FiberManager.Core.Management;
 
 namespace FiberManager.Core.Tests.Management;
@@ -24,14 +25,18 @@ internal static class TestWorkflows
 /// <summary>
 /// A workflow that takes one input at a time and holds it until the test lets it finish:
 /// <see cref="Taken"/> reports each item as it is handed out, <see cref="Finish"/> lets the
-/// current item complete (it is then published).
+/// current item complete (it is then published), and <see cref="Parked"/> reports each time the
+/// reader had to wait (its wait did not complete at once: nothing could be handed out).
 /// </summary>
 internal sealed class SteppedWorkflow : IWorkflow<int, int>
 {
-    private readonly System.Threading.Channels.Channel<int> _taken = System.Threading.Channels.Channel.CreateUnbounded<int>();
+    private readonly Channel<int> _taken = Channel.CreateUnbounded<int>();
+    private readonly Channel<bool> _parked = Channel.CreateUnbounded<bool>();
     private readonly SemaphoreSlim _finish = new(0);
 
-    public System.Threading.Channels.ChannelReader<int> Taken => _taken.Reader;
+    public ChannelReader<int> Taken => _taken.Reader;
+
+    public ChannelReader<bool> Parked => _parked.Reader;
 
     public List<FiberTermination> Terminations { get; } = [];
 
@@ -39,8 +44,19 @@ internal sealed class SteppedWorkflow : IWorkflow<int, int>
 
     public async Task RunAsync(WorkflowContext<int, int> context)
     {
-        while (await context.Input.WaitToReadAsync(context.CancellationToken))
+        while (true)
         {
+            var wait = context.Input.WaitToReadAsync(context.CancellationToken);
+            if (!wait.IsCompleted)
+            {
+                _parked.Writer.TryWrite(true);
+            }
+
+            if (!await wait)
+            {
+                break;
+            }
+
             if (!context.Input.TryRead(out var item))
             {
                 continue;

@@ -1,0 +1,155 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+
+namespace FiberManager.Core.Management;
+
+/// <summary>The names the manager's metrics use: one meter, instrument and tag names as constants.</summary>
+/// <remarks>Tags carry the workflow name and small enumerations, never a fiber id (ids are unbounded).</remarks>
+public static class FiberManagerTelemetryNames
+{
+    /// <summary>The name of the manager's <see cref="Meter"/>.</summary>
+    public const string MeterName = "FiberManager";
+
+    /// <summary>Fibers by status (observable gauge, tag <see cref="StatusTag"/>).</summary>
+    public const string Fibers = "fibermanager.fibers";
+
+    /// <summary>Permits held by running fibers (observable gauge).</summary>
+    public const string PermitsInUse = "fibermanager.permits.in_use";
+
+    /// <summary>The concurrency limit (observable gauge).</summary>
+    public const string PermitsLimit = "fibermanager.permits.limit";
+
+    /// <summary>Fibers waiting for a permit (observable gauge).</summary>
+    public const string PermitsWaiting = "fibermanager.permits.waiting";
+
+    /// <summary>The input queue depth seen by each accepted Submit (histogram).</summary>
+    public const string InputQueueDepth = "fibermanager.input.queue_depth";
+
+    /// <summary>Submits by result (counter, tag <see cref="ResultTag"/>).</summary>
+    public const string Submits = "fibermanager.submits";
+
+    /// <summary>Outputs published by workflows (counter).</summary>
+    public const string OutputsPublished = "fibermanager.outputs.published";
+
+    /// <summary>Gaps delivered to subscribers: events a subscriber missed (counter).</summary>
+    public const string Gaps = "fibermanager.gaps";
+
+    /// <summary>Fibers that ended (counter, tags <see cref="ExitTag"/> and <see cref="AbandonedTag"/>).</summary>
+    public const string Terminations = "fibermanager.terminations";
+
+    /// <summary>Workflow restarts after a failure (counter).</summary>
+    public const string Restarts = "fibermanager.restarts";
+
+    /// <summary>The workflow name.</summary>
+    public const string WorkflowTag = "workflow";
+
+    /// <summary>A fiber status, lower case (<c>running</c>, <c>paused</c>, …).</summary>
+    public const string StatusTag = "status";
+
+    /// <summary>A Submit's result: <c>accepted</c>, <c>rejected</c> or <c>duplicate</c>.</summary>
+    public const string ResultTag = "result";
+
+    /// <summary>How a fiber ended: <c>completed</c>, <c>failed</c> or <c>interrupted</c>.</summary>
+    public const string ExitTag = "exit";
+
+    /// <summary><c>true</c> when the workflow ignored cancellation and was abandoned.</summary>
+    public const string AbandonedTag = "abandoned";
+}
+
+/// <summary>
+/// The manager's instruments (System.Diagnostics.Metrics only). Created from an
+/// <see cref="IMeterFactory"/> when one is given (the meter then belongs to the factory), else
+/// on a meter of its own, disposed with the manager.
+/// </summary>
+internal sealed class FiberManagerMetrics : IDisposable
+{
+    private static readonly ManagedFiberStatus[] s_statuses = Enum.GetValues<ManagedFiberStatus>();
+    private static readonly string[] s_statusNames = [.. s_statuses.Select(s => s == ManagedFiberStatus.BackingOff ? "backing_off" : s.ToString().ToLowerInvariant())];
+
+    private readonly Meter _meter;
+    private readonly bool _ownsMeter;
+    private readonly Counter<long> _submits;
+    private readonly Histogram<int> _queueDepth;
+    private readonly Counter<long> _outputs;
+    private readonly Counter<long> _gaps;
+    private readonly Counter<long> _terminations;
+    private readonly Counter<long> _restarts;
+
+    public FiberManagerMetrics(IMeterFactory? meterFactory, Func<FiberManagerStatistics> statistics, Func<IReadOnlyDictionary<ManagedFiberStatus, int>> countByStatus)
+    {
+        var version = typeof(FiberManagerMetrics).Assembly.GetName().Version?.ToString();
+        _ownsMeter = meterFactory is null;
+        _meter = meterFactory?.Create(new MeterOptions(FiberManagerTelemetryNames.MeterName) { Version = version })
+            ?? new Meter(FiberManagerTelemetryNames.MeterName, version);
+
+        _submits = _meter.CreateCounter<long>(FiberManagerTelemetryNames.Submits, "{submit}", "Submit calls that reached a fiber, by result (accepted, rejected, duplicate).");
+        _queueDepth = _meter.CreateHistogram<int>(
+            FiberManagerTelemetryNames.InputQueueDepth,
+            "{input}",
+            "The fiber's input queue depth right after an accepted Submit.",
+            advice: new InstrumentAdvice<int> { HistogramBucketBoundaries = [0, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1_000, 5_000, 10_000] });
+        _outputs = _meter.CreateCounter<long>(FiberManagerTelemetryNames.OutputsPublished, "{output}", "Outputs published by workflows.");
+        _gaps = _meter.CreateCounter<long>(FiberManagerTelemetryNames.Gaps, "{gap}", "Gap events delivered to subscribers (a subscriber missed events: it fell behind or resumed outside the replay window).");
+        _terminations = _meter.CreateCounter<long>(FiberManagerTelemetryNames.Terminations, "{fiber}", "Fibers that ended, by exit (completed, failed, interrupted) and whether the workflow was abandoned.");
+        _restarts = _meter.CreateCounter<long>(FiberManagerTelemetryNames.Restarts, "{restart}", "Workflow restarts after a failure (restart policy).");
+
+        _meter.CreateObservableGauge(FiberManagerTelemetryNames.Fibers, () => ObserveByStatus(countByStatus()), "{fiber}", "Fibers known to the manager (live and retained), by status.");
+        _meter.CreateObservableGauge(FiberManagerTelemetryNames.PermitsInUse, () => statistics().PermitsInUse, "{permit}", "Permits held by fibers (a fiber holds one from start to end).");
+        _meter.CreateObservableGauge(FiberManagerTelemetryNames.PermitsLimit, () => statistics().PermitLimit, "{permit}", "The global concurrency limit.");
+        _meter.CreateObservableGauge(FiberManagerTelemetryNames.PermitsWaiting, () => statistics().PermitWaiters, "{fiber}", "Fibers waiting for a permit (queued or waiting Starts).");
+    }
+
+    /// <summary>The meter the instruments live on.</summary>
+    public Meter Meter => _meter;
+
+    public void Submit(string workflow, SubmitResult result)
+    {
+        _submits.Add(1, Workflow(workflow), new(FiberManagerTelemetryNames.ResultTag, result.Duplicate ? "duplicate" : "accepted"));
+        if (!result.Duplicate)
+        {
+            _queueDepth.Record(result.QueueDepth, Workflow(workflow));
+        }
+    }
+
+    public void SubmitRejected(string workflow) =>
+        _submits.Add(1, Workflow(workflow), new(FiberManagerTelemetryNames.ResultTag, "rejected"));
+
+    public void OutputPublished(string workflow) => _outputs.Add(1, Workflow(workflow));
+
+    public void GapDelivered(string workflow) => _gaps.Add(1, Workflow(workflow));
+
+    public void Terminated(string workflow, ManagedFiberStatus exit, bool abandoned) =>
+        _terminations.Add(
+            1,
+            Workflow(workflow),
+            new(FiberManagerTelemetryNames.ExitTag, exit switch
+            {
+                ManagedFiberStatus.Completed => "completed",
+                ManagedFiberStatus.Failed => "failed",
+                _ => "interrupted",
+            }),
+            new(FiberManagerTelemetryNames.AbandonedTag, abandoned ? "true" : "false"));
+
+    public void Restarted(string workflow) => _restarts.Add(1, Workflow(workflow));
+
+    public void Dispose()
+    {
+        if (_ownsMeter)
+        {
+            _meter.Dispose();
+        }
+    }
+
+    private static KeyValuePair<string, object?> Workflow(string workflow) => new(FiberManagerTelemetryNames.WorkflowTag, workflow);
+
+    private static IEnumerable<Measurement<int>> ObserveByStatus(IReadOnlyDictionary<ManagedFiberStatus, int> counts)
+    {
+        var measurements = new Measurement<int>[s_statuses.Length];
+        for (var i = 0; i < s_statuses.Length; i++)
+        {
+            measurements[i] = new Measurement<int>(counts.GetValueOrDefault(s_statuses[i]), new KeyValuePair<string, object?>(FiberManagerTelemetryNames.StatusTag, s_statusNames[i]));
+        }
+
+        return measurements;
+    }
+}

@@ -1,0 +1,197 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using System.Runtime.CompilerServices;
+using FiberManager.Protocol;
+using FiberManager.Protocol.V1;
+
+namespace FiberManager.Service.Telemetry;
+
+/// <summary>The service's telemetry names: one meter and activity source name, instrument and tag names as constants.</summary>
+/// <remarks>Tags never carry fiber ids.</remarks>
+public static class ServiceTelemetryNames
+{
+    /// <summary>The name of the service's <see cref="ActivitySource"/> and <see cref="Meter"/>.</summary>
+    public const string SourceName = "FiberManager.Service";
+
+    /// <summary>Server-side RPC duration (histogram, seconds).</summary>
+    public const string RpcServerDuration = "rpc.server.duration";
+
+    /// <summary>The span a workflow opens around one input; linked to the Submit that carried it.</summary>
+    public const string WorkflowProcess = "workflow.process";
+
+    /// <summary>Always <c>grpc</c>.</summary>
+    public const string RpcSystemTag = "rpc.system";
+
+    /// <summary>The full service name, e.g. <c>fibermanager.v1.FiberManager</c>.</summary>
+    public const string RpcServiceTag = "rpc.service";
+
+    /// <summary>The method name, e.g. <c>Submit</c>.</summary>
+    public const string RpcMethodTag = "rpc.method";
+
+    /// <summary>The numeric gRPC status code the call ended with.</summary>
+    public const string RpcGrpcStatusCodeTag = "rpc.grpc.status_code";
+
+    /// <summary>The workflow name on <see cref="WorkflowProcess"/> spans.</summary>
+    public const string WorkflowTag = "workflow";
+}
+
+/// <summary>The service's static <see cref="ActivitySource"/> and <see cref="Meter"/>.</summary>
+internal static class ServiceDiagnostics
+{
+    public static readonly ActivitySource Source = new(ServiceTelemetryNames.SourceName, typeof(ServiceDiagnostics).Assembly.GetName().Version?.ToString());
+
+    public static readonly Meter Meter = new(ServiceTelemetryNames.SourceName, typeof(ServiceDiagnostics).Assembly.GetName().Version?.ToString());
+
+    public static readonly Histogram<double> RpcServerDuration = Meter.CreateHistogram(
+        ServiceTelemetryNames.RpcServerDuration,
+        "s",
+        "Duration of gRPC calls on the server, from the request headers to the final status.",
+        advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10, 30, 60, 300] });
+}
+
+/// <summary>
+/// Per-method RPC telemetry, owned by one call handler: a server span named
+/// <c>service/method</c> (parent: the request's W3C <c>traceparent</c>/<c>tracestate</c>) and the
+/// <c>rpc.server.duration</c> histogram.
+/// </summary>
+internal sealed class RpcTelemetry
+{
+    private readonly string _service;
+    private readonly string _method;
+    private readonly string _spanName;
+
+    public RpcTelemetry(string path)
+    {
+        // "/package.Service/Method"
+        var trimmed = path.TrimStart('/');
+        var slash = trimmed.LastIndexOf('/');
+        _service = slash > 0 ? trimmed[..slash] : trimmed;
+        _method = slash > 0 ? trimmed[(slash + 1)..] : string.Empty;
+        _spanName = trimmed;
+    }
+
+    public RpcCallTelemetry Start(Microsoft.AspNetCore.Http.HttpContext http)
+    {
+        Activity? activity = null;
+        if (ServiceDiagnostics.Source.HasListeners())
+        {
+            // The hosting layer may have made an activity of its own that no listener records
+            // (one not from a listened-to source): our span's parent is then the caller's context
+            // from the headers, not that activity, which no exporter would ever see.
+            var current = Activity.Current;
+            ActivityContext parent = default;
+            if (current is null || !current.Source.HasListeners())
+            {
+                var headers = http.Request.Headers;
+                if (headers.TryGetValue("traceparent", out var traceParent)
+                    && ActivityContext.TryParse(traceParent.ToString(), headers.TryGetValue("tracestate", out var traceState) ? traceState.ToString() : null, isRemote: true, out var remote))
+                {
+                    parent = remote;
+                }
+
+                Activity.Current = null;
+            }
+
+            activity = ServiceDiagnostics.Source.StartActivity(
+                _spanName,
+                ActivityKind.Server,
+                parent,
+                [
+                    new(ServiceTelemetryNames.RpcSystemTag, "grpc"),
+                    new(ServiceTelemetryNames.RpcServiceTag, _service),
+                    new(ServiceTelemetryNames.RpcMethodTag, _method),
+                ]);
+        }
+
+        return new RpcCallTelemetry(this, activity, Stopwatch.GetTimestamp());
+    }
+
+    internal void Stop(Activity? activity, long started, GrpcStatusCode code, Exception? exception)
+    {
+        if (ServiceDiagnostics.RpcServerDuration.Enabled)
+        {
+            var tags = new TagList
+            {
+                { ServiceTelemetryNames.RpcSystemTag, "grpc" },
+                { ServiceTelemetryNames.RpcServiceTag, _service },
+                { ServiceTelemetryNames.RpcMethodTag, _method },
+                { ServiceTelemetryNames.RpcGrpcStatusCodeTag, (int)code },
+            };
+            ServiceDiagnostics.RpcServerDuration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds, tags);
+        }
+
+        if (activity is null)
+        {
+            return;
+        }
+
+        activity.SetTag(ServiceTelemetryNames.RpcGrpcStatusCodeTag, (int)code);
+        if (code != GrpcStatusCode.Ok)
+        {
+            activity.SetStatus(ActivityStatusCode.Error, code.ToString());
+            if (exception is not null)
+            {
+                activity.AddException(exception);
+            }
+        }
+
+        activity.Stop();
+    }
+}
+
+/// <summary>One call's span and start time; <see cref="Stop"/> records the status once.</summary>
+internal readonly struct RpcCallTelemetry(RpcTelemetry owner, Activity? activity, long started)
+{
+    public void Stop(GrpcStatusCode code, Exception? exception = null) => owner.Stop(activity, started, code, exception);
+}
+
+/// <summary>
+/// Tracing for workflows: the Submit RPC remembers its span context with the input payload it
+/// handed to the manager; a workflow opens a <c>workflow.process</c> span per input, linked to it.
+/// </summary>
+/// <example><code>
+/// while (input.TryRead(out var item))
+/// {
+///     using var activity = WorkflowTracing.StartProcessing(item, "echo");
+///     context.Publish(item);
+/// }
+/// </code></example>
+public static class WorkflowTracing
+{
+    private static readonly ConditionalWeakTable<Payload, SubmitContext> s_submits = new();
+
+    /// <summary>
+    /// Starts the <c>workflow.process</c> span (kind Consumer, a root span) for <paramref name="input"/>,
+    /// linked to the Submit call that carried it; null when nobody listens.
+    /// </summary>
+    public static Activity? StartProcessing(Payload input, string workflow)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        if (!ServiceDiagnostics.Source.HasListeners())
+        {
+            return null;
+        }
+
+        ActivityLink[]? links = s_submits.TryGetValue(input, out var submit) ? [new ActivityLink(submit.Context)] : null;
+
+        // Processing is its own trace: the fiber's ambient activity (whatever started it) is not its parent.
+        Activity.Current = null;
+        return ServiceDiagnostics.Source.StartActivity(
+            ActivityKind.Consumer,
+            default,
+            [new(ServiceTelemetryNames.WorkflowTag, workflow)],
+            links,
+            name: ServiceTelemetryNames.WorkflowProcess);
+    }
+
+    /// <summary>Remembers the current span (the Submit RPC's) with the payload it submits.</summary>
+    internal static void CaptureSubmit(Payload input)
+    {
+        if (Activity.Current is { } current && input is not null)
+        {
+            s_submits.AddOrUpdate(input, new SubmitContext(current.Context));
+        }
+    }
+
+    private sealed record SubmitContext(ActivityContext Context);
+}
