@@ -516,6 +516,20 @@ public sealed partial class FiberSupervisor<TInput, TOutput> : IAsyncDisposable
 
     private ManagedFiber<TInput, TOutput> Find(string fiberId)
     {
+        // Only valid ids are ever stored, so a live hit needs no validation (Submit's hot path); a
+        // miss is validated below. (A copy is null-tested so that fiberId's own null state stays put.)
+        var key = fiberId;
+        if (key is not null)
+        {
+            lock (_lock)
+            {
+                if (_live.TryGetValue(key, out var live))
+                {
+                    return live;
+                }
+            }
+        }
+
         FiberId.Validate(fiberId);
         lock (_lock)
         {
@@ -538,10 +552,9 @@ public sealed partial class FiberSupervisor<TInput, TOutput> : IAsyncDisposable
     private ManagedFiber<TInput, TOutput> FindLive(string fiberId)
     {
         var fiber = Find(fiberId);
-        var status = fiber.Status;
-        if (status.IsTerminal())
+        if (fiber.HasEnded)
         {
-            throw FiberManagerException.Ended(fiberId, status);
+            throw FiberManagerException.Ended(fiberId, fiber.Status);
         }
 
         return fiber;

@@ -125,6 +125,12 @@ internal sealed class ManagedFiber<TInput, TOutput> : IFiberObserver
 
     private string DebugStatus => Status.ToString();
 
+    /// <summary>
+    /// True once the status is final (Completed, Failed, Interrupted). Lock-free: the termination is
+    /// set once, under the fiber's lock, exactly when the status becomes final.
+    /// </summary>
+    public bool HasEnded => Volatile.Read(ref _termination) is not null;
+
     public ManagedFiberStatus Status
     {
         get

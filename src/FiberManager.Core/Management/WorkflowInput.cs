@@ -70,16 +70,8 @@ public sealed class WorkflowInput<T>
     public int Capacity { get; }
 
     /// <summary>True while paused.</summary>
-    public bool IsPaused
-    {
-        get
-        {
-            lock (_lock)
-            {
-                return _paused;
-            }
-        }
-    }
+    /// <remarks>Lock-free (Submit and every status read ask it): the flag is written under the lock.</remarks>
+    public bool IsPaused => Volatile.Read(ref _paused);
 
     /// <summary>Inputs handed to the workflow so far.</summary>
     public long HandedOut => Interlocked.Read(ref _handedOut);
@@ -266,7 +258,7 @@ public sealed class WorkflowInput<T>
                 return false;
             }
 
-            _paused = true;
+            Volatile.Write(ref _paused, true);
             return true;
         }
     }
@@ -284,7 +276,7 @@ public sealed class WorkflowInput<T>
                 return false;
             }
 
-            _paused = false;
+            Volatile.Write(ref _paused, false);
             if (!_closed && _count > 0)
             {
                 TakeReadersLocked(out first, out others);
