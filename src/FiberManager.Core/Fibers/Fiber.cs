@@ -40,7 +40,6 @@ public abstract class Fiber
     private static readonly object s_completed = new();
     private static readonly FiberList s_closedChildren = CreateClosedList();
 
-    private readonly FiberList? _owner;
     private int _interruptState;
     private long _interruptorBits;
     private CancellationTokenSource? _cts;
@@ -56,18 +55,20 @@ public abstract class Fiber
 
     private ExitKind _exitKind;
     private Exception? _failure;
-    private Interruptor _exitInterruptor;
 
-    // Intrusive links in the owner's FiberList, guarded by that list's lock.
+    // Intrusive links in the owner's FiberList (the lifetime owner: a parent, a scope, or a FiberSet
+    // the fiber was run in), guarded by that list's lock. ListOwner is set once, before the fiber
+    // starts, and cleared when the fiber leaves; ListFlag is the owner's per-member flag (a
+    // FiberSet's propagateInterruption), written before the fiber is linked.
     internal FiberList? ListOwner;
     internal Fiber? ListPrev;
     internal Fiber? ListNext;
+    internal bool ListFlag;
 
-    private protected Fiber(FiberRuntime runtime, Fiber? parent, FiberList? owner, FiberScope ambientScope)
+    private protected Fiber(FiberRuntime runtime, Fiber? parent, FiberScope ambientScope)
     {
-        Runtime = runtime;
+        Debug.Assert(ReferenceEquals(runtime, ambientScope.Runtime), "a fiber's ambient scope belongs to its runtime");
         Parent = parent;
-        _owner = owner;
         AmbientScope = ambientScope;
         Id = FiberRuntime.NextId();
     }
@@ -88,7 +89,7 @@ public abstract class Fiber
     /// <summary>True once an interruption has been requested (it may still be deferred by an uninterruptible region).</summary>
     public bool IsInterruptRequested => (Volatile.Read(ref _interruptState) & RequestedBit) != 0;
 
-    internal FiberRuntime Runtime { get; }
+    internal FiberRuntime Runtime => AmbientScope.Runtime;
 
     /// <summary>
     /// True once the body's first synchronous part has given its starting thread back (it awaited
@@ -332,8 +333,16 @@ public abstract class Fiber
     internal Exit GetExit()
     {
         Debug.Assert(_isDone, "The exit is read only once the fiber is done.");
-        return new Exit(_exitKind, _failure, _exitInterruptor);
+        return RecordedExit();
     }
+
+    /// <summary>
+    /// The exit recorded by <see cref="Complete"/>: readable from the moment the fiber leaves its
+    /// owner (a FiberSet reads it then), just before <see cref="IsDone"/> turns true. The interruptor
+    /// is the first one recorded in <c>_interruptorBits</c>, which never changes once set.
+    /// </summary>
+    internal Exit RecordedExit() =>
+        new(_exitKind, _failure, _exitKind == ExitKind.Interrupted ? Interruptor.Unpack(Volatile.Read(ref _interruptorBits)) : default);
 
     /// <summary>
     /// The single termination path: interrupt and await children, record the exit, leave the
@@ -371,9 +380,16 @@ public abstract class Fiber
     {
         _exitKind = kind;
         _failure = failure;
-        _exitInterruptor = kind == ExitKind.Interrupted ? Interruptor.Unpack(Volatile.Read(ref _interruptorBits)) : default;
-        _owner?.Remove(this);
+        // ListOwner was written before the fiber started (the start publishes it); only Leave
+        // clears it, under the owner's lock. What the owner wakes for the leave (a FiberSet's
+        // empty and join waiters) is woken once the fiber is done, so they find its exit.
+        var owner = Volatile.Read(ref ListOwner);
+        var left = owner?.Leave(this);
         _isDone = true;
+        if (left is not null)
+        {
+            owner!.AfterLeft(left);
+        }
 
         var observers = Interlocked.Exchange(ref _observers, s_completed);
         switch (observers)
@@ -487,8 +503,8 @@ public sealed class Fiber<T> : Fiber, IThreadPoolWorkItem
     private T? _value;
     private int _started;
 
-    internal Fiber(FiberRuntime runtime, Fiber? parent, FiberList? owner, FiberScope ambientScope, object body)
-        : base(runtime, parent, owner, ambientScope)
+    internal Fiber(FiberRuntime runtime, Fiber? parent, FiberScope ambientScope, object body)
+        : base(runtime, parent, ambientScope)
     {
         Debug.Assert(body is Func<FiberContext, Task<T>> || body is Func<FiberContext, Task>, "body has a supported shape");
         _body = body;
