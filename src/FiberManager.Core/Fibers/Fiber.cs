@@ -44,6 +44,11 @@ public abstract class Fiber
     private long _interruptorBits;
     private CancellationTokenSource? _cts;
 
+    // The runtime wait (FiberDelay) the fiber is parked in, completed by the interrupt itself
+    // right after the token's callbacks have run; null when there is none, or when the wait had to
+    // register on the token instead (another one held the slot).
+    private FiberDelay? _park;
+
     // null | s_completed | IFiberObserver | IFiberObserver[]: observers notified once at the end.
     private object? _observers;
     private CompletionSource? _doneSource;
@@ -88,6 +93,9 @@ public abstract class Fiber
 
     /// <summary>True once an interruption has been requested (it may still be deferred by an uninterruptible region).</summary>
     public bool IsInterruptRequested => (Volatile.Read(ref _interruptState) & RequestedBit) != 0;
+
+    /// <summary>True once the interruption took effect: the token is (or, once created, will be) cancelled.</summary>
+    internal bool IsCancelled => (Volatile.Read(ref _interruptState) & CancelledBit) != 0;
 
     internal FiberRuntime Runtime => AmbientScope.Runtime;
 
@@ -436,6 +444,32 @@ public abstract class Fiber
         return countdown.Task;
     }
 
+    /// <summary>
+    /// Parks <paramref name="delay"/> in the fiber's wait slot: the interrupt completes it after the
+    /// token's callbacks, without a token (or a registration on it). False when another wait holds
+    /// the slot (the caller registers on the token). If the interruption has taken effect already,
+    /// the delay is completed here.
+    /// </summary>
+    internal bool TryPark(FiberDelay delay)
+    {
+        if (Interlocked.CompareExchange(ref _park, delay, null) is not null)
+        {
+            return false;
+        }
+
+        // CancelToken sets CancelledBit and then takes the slot; we publish the slot and then read the
+        // bit. Both interlocked: at least one of us sees the other, and the exchange decides who completes.
+        if (IsCancelled && ReferenceEquals(Interlocked.CompareExchange(ref _park, null, delay), delay))
+        {
+            delay.Interrupted();
+        }
+
+        return true;
+    }
+
+    /// <summary>Frees the wait slot if <paramref name="delay"/> still holds it (it completed by itself).</summary>
+    internal void Unpark(FiberDelay delay) => Interlocked.CompareExchange(ref _park, null, delay);
+
     private void CancelToken()
     {
         var cts = Volatile.Read(ref _cts);
@@ -443,6 +477,9 @@ public abstract class Fiber
         {
             CancelQuietly(cts);
         }
+
+        // After the token's callbacks: a parked fiber resumes (on the pool) only once they have all run.
+        Interlocked.Exchange(ref _park, null)?.Interrupted();
     }
 
     private static void CancelQuietly(CancellationTokenSource cts)
