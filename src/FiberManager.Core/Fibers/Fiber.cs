@@ -520,6 +520,15 @@ public abstract class Fiber
     }
 }
 
+/// <summary>
+/// A fiber body supplied as an object rather than a delegate, for runtime-internal owners that
+/// start one fiber each (a managed fiber): no delegate per fiber.
+/// </summary>
+internal interface IFiberBody
+{
+    Task RunAsync(FiberContext context);
+}
+
 /// <summary>Told once when a fiber has ended.</summary>
 internal interface IFiberObserver
 {
@@ -543,7 +552,7 @@ public sealed class Fiber<T> : Fiber, IThreadPoolWorkItem
     internal Fiber(FiberRuntime runtime, Fiber? parent, FiberScope ambientScope, object body)
         : base(runtime, parent, ambientScope)
     {
-        Debug.Assert(body is Func<FiberContext, Task<T>> || body is Func<FiberContext, Task>, "body has a supported shape");
+        Debug.Assert(body is Func<FiberContext, Task<T>> || body is Func<FiberContext, Task> || body is IFiberBody, "body has a supported shape");
         _body = body;
     }
 
@@ -618,7 +627,12 @@ public sealed class Fiber<T> : Fiber, IThreadPoolWorkItem
         Task? task;
         try
         {
-            task = body is Func<FiberContext, Task<T>> typed ? typed(context) : ((Func<FiberContext, Task>)body!)(context);
+            task = body switch
+            {
+                Func<FiberContext, Task<T>> typed => typed(context),
+                Func<FiberContext, Task> untyped => untyped(context),
+                _ => ((IFiberBody)body!).RunAsync(context),
+            };
             if (task is null)
             {
                 throw new NullReferenceException();
