@@ -96,6 +96,31 @@ public sealed class CancellationStormTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task SubmitsWaitingOnAFullQueue_FiberInterrupted_AllRefused_NoneLost()
+    {
+        const string id = "submit-interrupted";
+        await Client.StartAsync(new V1.StartRequest { FiberId = id, Workflow = FaultWorkflows.Gate, InputCapacity = 4 }).DefaultTimeout();
+        for (var i = 0; i < 4; i++)
+        {
+            await Client.SubmitAsync(id, Value.ForString($"queued-{i}")).DefaultTimeout();
+        }
+
+        var waiting = Enumerable.Range(0, 100)
+            .Select(i => Client.SubmitAsync(new V1.SubmitRequest { FiberId = id, Input = FaultHost.Json($"waiting-{i}"), QueueFullPolicy = V1.QueueFullPolicy.Wait }))
+            .ToList();
+        var final = await Client.InterruptAsync(id).DefaultTimeout();
+
+        // Whether it was parked when the fiber ended or arrived after: refused, never accepted and dropped.
+        foreach (var call in waiting)
+        {
+            await AssertFailsAsync(call, GrpcStatusCode.FailedPrecondition);
+        }
+
+        Assert.Equal(4ul, final.Exit.InputsUnprocessed);
+        await _host.EndAllAndAssertInvariantsAsync(new Dictionary<string, long> { [id] = 4 });
+    }
+
+    [Fact]
     public async Task SubscribeStreams_CancelledEnMasse_SubscriberCountReturnsToZero()
     {
         const string id = "subscribe-storm";

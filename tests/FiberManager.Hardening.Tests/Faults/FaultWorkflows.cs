@@ -51,7 +51,7 @@ public static class FaultWorkflows
     public static void Register(WebApplicationBuilder builder)
     {
         builder.Services.AddSingleton<FaultSignals>();
-        builder.Services.AddWorkflow<ThrowAtStartWorkflow>(ThrowAtStart, "Fault: throws before reading any input. Args {sync, wait}.");
+        builder.Services.AddWorkflow<ThrowAtStartWorkflow>(ThrowAtStart, "Fault: throws before reading any input. Args {mode: async|sync|null-task|own-cancel, wait}.");
         builder.Services.AddWorkflow<ThrowAfterWorkflow>(ThrowAfter, "Fault: echoes N inputs, waits for go, throws. Args {after}.");
         builder.Services.AddWorkflow<HangWorkflow>(Hang, "Fault: ignores cancellation until released; then throws.");
         builder.Services.AddWorkflow<FloodWorkflow>(Flood, "Fault: publishes in a tight loop until cancelled. Args {size, threshold}.");
@@ -104,19 +104,21 @@ public abstract class FaultWorkflowBase(FaultSignals signals) : IWorkflow<Payloa
 
 public sealed class ThrowAtStartWorkflow(FaultSignals signals, Struct args) : FaultWorkflowBase(signals)
 {
-    private readonly bool _sync = FaultWorkflows.Flag(args, "sync");
+    private readonly string _mode = FaultWorkflows.Text(args, "mode", "async");
     private readonly bool _wait = FaultWorkflows.Flag(args, "wait");
 
-    protected override Task RunCoreAsync(WorkflowContext<Payload, Payload> context)
+    protected override Task RunCoreAsync(WorkflowContext<Payload, Payload> context) => _mode switch
     {
-        if (_sync)
-        {
-            // Not even a faulted task: the call itself throws.
-            throw new InvalidOperationException("thrown synchronously at start");
-        }
+        // Not even a faulted task: the call itself throws.
+        "sync" => throw new InvalidOperationException("thrown synchronously at start"),
 
-        return ThrowAsync(context);
-    }
+        // No task at all.
+        "null-task" => null!,
+
+        // Its own cancellation (say, an HTTP timeout), not the fiber's: a failure, not an interrupt.
+        "own-cancel" => Task.FromException(new OperationCanceledException("its own timeout")),
+        _ => ThrowAsync(context),
+    };
 
     private async Task ThrowAsync(WorkflowContext<Payload, Payload> context)
     {

@@ -37,21 +37,25 @@ public sealed class WorkflowFaultTests : IAsyncLifetime
         return args;
     }
 
-    [Fact]
-    public async Task ThrowAtStart_Synchronously_FailedTerminatedThenOk()
+    [Theory]
+    [InlineData("async", "thrown at start")]
+    [InlineData("sync", "thrown synchronously at start")]
+    [InlineData("null-task", "Object reference not set")]
+    [InlineData("own-cancel", "its own timeout")]
+    public async Task ThrowAtStart_FailedTerminatedThenOk(string mode, string error)
     {
-        const string id = "throw-sync";
-        await Client.StartAsync(id, FaultWorkflows.ThrowAtStart, Args(("sync", Value.ForBool(true)))).DefaultTimeout();
+        var id = "throw-" + mode;
+        await Client.StartAsync(id, FaultWorkflows.ThrowAtStart, Args(("mode", Value.ForString(mode)))).DefaultTimeout();
 
         var events = await CollectToEndAsync(Client.SubscribeAsync(id));
 
         var terminated = AssertWellFormed(events);
         Assert.Equal(V1.ExitKind.Failed, terminated.Exit.Kind);
-        Assert.Contains("thrown synchronously at start", terminated.Exit.Message, StringComparison.Ordinal);
+        Assert.Contains(error, terminated.Exit.Message, StringComparison.Ordinal);
         Assert.Equal(0ul, terminated.Exit.InputsUnprocessed);
         var info = await Client.GetStatusAsync(id).DefaultTimeout();
         Assert.Equal(V1.FiberStatus.Failed, info.Status);
-        Assert.Equal("thrown synchronously at start", info.LastError);
+        Assert.Contains(error, info.LastError, StringComparison.Ordinal);
         Assert.Equal(1, Signals.Count(id, "hook"));
         await _host.EndAllAndAssertInvariantsAsync();
     }
