@@ -159,6 +159,81 @@ public sealed class WorkflowFaultTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task HangIgnoringCancellation_ManyConcurrentInterruptsAndAReplace_CleanupRunsOnceEach()
+    {
+        const string id = "hang-many";
+        await Client.StartAsync(id, FaultWorkflows.Hang).DefaultTimeout();
+        await Signals.When(id, "started").DefaultTimeout();
+
+        var finals = await Task.WhenAll(Enumerable.Range(0, 50).Select(_ => Client.InterruptAsync(id))).DefaultTimeout();
+
+        Assert.All(finals, f => Assert.Equal(finals[0].Exit, f.Exit));
+        Assert.Equal(V1.FiberStatus.Interrupted, finals[0].Status);
+        Assert.Equal(1, Signals.Count(id, "hook"));
+        Assert.Equal(1, _host.Manager.GetStatistics().AbandonedFibers);
+        Assert.Equal(1, _host.Logs.Count("WorkflowAbandoned"));
+
+        // Replacing a fiber that ignores cancellation: the old one is abandoned after the grace, the new one runs.
+        const string replaced = "hang-replaced";
+        await Client.StartAsync(replaced, FaultWorkflows.Hang).DefaultTimeout();
+        await Signals.When(replaced, "started").DefaultTimeout();
+        var started = await Client.StartAsync(new V1.StartRequest { FiberId = replaced, Workflow = "echo", ConflictPolicy = V1.ConflictPolicy.Replace }).DefaultTimeout();
+        Assert.True(started.Created);
+        Assert.Equal("echo", started.Fiber.Workflow);
+        Assert.Equal(1, Signals.Count(replaced, "hook"));
+        Assert.Equal(2, _host.Manager.GetStatistics().AbandonedFibers);
+        await using var outputs = Client.SubscribeAsync(replaced).GetAsyncEnumerator();
+        await Client.SubmitAsync(replaced, Value.ForString("new one")).DefaultTimeout();
+        Assert.True(await outputs.MoveNextAsync().AsTask().DefaultTimeout());
+        Assert.Equal("new one", outputs.Current.Output.Json.StringValue);
+        await _host.AssertInvariantsAsync(null, expectLive: 1);
+
+        Signals.Set(id, "release");
+        Signals.Set(replaced, "release");
+        await Client.InterruptAsync(replaced).DefaultTimeout();
+        while (await outputs.MoveNextAsync().AsTask().DefaultTimeout())
+        {
+        }
+
+        await _host.EndAllAndAssertInvariantsAsync(new Dictionary<string, long> { [replaced] = 1 });
+    }
+
+    [Fact]
+    public async Task RestartBackoff_Interrupted_EndsAtOnceWithoutAnotherAttempt()
+    {
+        const string id = "backoff-interrupted";
+        await Client.StartAsync(new V1.StartRequest
+        {
+            FiberId = id,
+            Workflow = FaultWorkflows.AlwaysThrow,
+            RestartPolicy = new V1.RestartPolicy
+            {
+                Mode = V1.RestartMode.OnFailure,
+                MaxRestarts = 5,
+                InitialBackoff = Duration.FromTimeSpan(TimeSpan.FromHours(1)),
+                MaxBackoff = Duration.FromTimeSpan(TimeSpan.FromHours(1)),
+            },
+        }).DefaultTimeout();
+        await using (var events = Client.SubscribeAsync(id).GetAsyncEnumerator())
+        {
+            do
+            {
+                Assert.True(await events.MoveNextAsync().AsTask().DefaultTimeout());
+            }
+            while (events.Current.StatusChanged?.Current != V1.FiberStatus.BackingOff);
+        }
+
+        var final = await Client.InterruptAsync(id).DefaultTimeout();
+
+        Assert.Equal(V1.FiberStatus.Interrupted, final.Status);
+        Assert.DoesNotContain("abandoned", final.Exit.Message, StringComparison.Ordinal);
+        Assert.Equal(1u, final.Restarts);
+        Assert.Equal(1, Signals.Count(id, "attempts"));
+        Assert.Equal(1, Signals.Count(id, "hook"));
+        await _host.EndAllAndAssertInvariantsAsync();
+    }
+
+    [Fact]
     public async Task FloodInATightLoop_SubscribersGetGaps_ControlStillAnswers_MemoryBounded()
     {
         const string id = "flood";
