@@ -152,6 +152,36 @@ public sealed class CancellationStormTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task QueuedFibers_InterruptedEnMasseWhilePermitsFree_PermitsExact()
+    {
+        await Client.StartAsync("hold-0", FaultWorkflows.Gate).DefaultTimeout();
+        await Client.StartAsync("hold-1", FaultWorkflows.Gate).DefaultTimeout();
+        var queued = Enumerable.Range(0, 100).Select(i => $"queued-{i}").ToList();
+        foreach (var id in queued)
+        {
+            var started = await Client.StartAsync(new V1.StartRequest { FiberId = id, Workflow = "echo", Admission = V1.AdmissionPolicy.Queue }).DefaultTimeout();
+            Assert.Equal(V1.FiberStatus.Pending, started.Fiber.Status);
+        }
+
+        Assert.Equal(100, _host.Manager.GetStatistics().PendingFibers);
+
+        // The holders end while the queued fibers are interrupted: permits are granted to fibers
+        // being interrupted at that very moment.
+        var interrupts = queued.Select(id => Client.InterruptAsync(id))
+            .Concat([Client.InterruptAsync("hold-0"), Client.InterruptAsync("hold-1")])
+            .ToList();
+        var finals = await Task.WhenAll(interrupts).DefaultTimeout();
+
+        Assert.All(finals, f => Assert.Equal(V1.FiberStatus.Interrupted, f.Status));
+        await _host.AssertInvariantsAsync(null, expectLive: 0);
+
+        // Both permits are free: two Starts that refuse to wait get them.
+        await Client.StartAsync(new V1.StartRequest { FiberId = "after-0", Workflow = "echo", Admission = V1.AdmissionPolicy.Reject }).DefaultTimeout();
+        await Client.StartAsync(new V1.StartRequest { FiberId = "after-1", Workflow = "echo", Admission = V1.AdmissionPolicy.Reject }).DefaultTimeout();
+        await _host.EndAllAndAssertInvariantsAsync();
+    }
+
+    [Fact]
     public async Task StartsWaitingForAdmission_CancelledEnMasse_PermitsExact_NoWaiterLeaks()
     {
         await Client.StartAsync("hold-0", FaultWorkflows.Gate).DefaultTimeout();
