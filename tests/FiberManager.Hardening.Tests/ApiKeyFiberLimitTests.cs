@@ -48,6 +48,7 @@ public sealed class ApiKeyFiberLimitTests(CappedServiceFixture fixture) : IClass
         Assert.Equal(key, refused.ErrorInfo.Metadata[ErrorMetadataKeys.ApiKey]);
         Assert.Equal(max.ToString(System.Globalization.CultureInfo.InvariantCulture), refused.ErrorInfo.Metadata[ErrorMetadataKeys.MaxFibers]);
         Assert.Equal(live.ToString(System.Globalization.CultureInfo.InvariantCulture), refused.ErrorInfo.Metadata[ErrorMetadataKeys.LiveFibers]);
+        Assert.Equal($"The API key '{key}' already holds {live} live fibers, its MaxFibers limit ({max}): interrupt one or wait for one to end.", refused.Detail);
         return refused;
     }
 

@@ -72,7 +72,10 @@ internal static class GrpcErrorMapper
             FiberErrorCode.OwnerFiberLimitReached => (GrpcStatusCode.ResourceExhausted, ErrorReasons.ApiKeyFiberLimitReached),
             _ => (GrpcStatusCode.Internal, ErrorReasons.InvalidArgument),
         };
-        return WithReason(code, error.Message, reason, metadata);
+        var message = error.Code == FiberErrorCode.OwnerFiberLimitReached
+            ? $"The API key '{metadata[ErrorMetadataKeys.ApiKey]}' already holds {metadata[ErrorMetadataKeys.LiveFibers]} live fibers, its MaxFibers limit ({metadata[ErrorMetadataKeys.MaxFibers]}): interrupt one or wait for one to end."
+            : error.Message;
+        return WithReason(code, message, reason, metadata);
     }
 
     public static RpcStatus WithReason(GrpcStatusCode code, string message, string reason, Dictionary<string, string>? metadata)
