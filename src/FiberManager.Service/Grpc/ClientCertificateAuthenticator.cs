@@ -29,11 +29,13 @@ internal sealed class ClientCertificateAuthenticator
     private readonly ClientCertificateAuthorities? _authorities;
     private readonly TimeProvider _time;
     private readonly ConditionalWeakTable<X509Certificate2, Verdict> _verdicts = [];
+    private readonly ConditionalWeakTable<X509Certificate2, Verdict>.CreateValueCallback _check;
 
     public ClientCertificateAuthenticator(ServerOptions options, TimeProvider? time = null)
     {
         _mode = options.ClientCertificateMode;
         _time = time ?? TimeProvider.System;
+        _check = Check;
         if (_mode != ClientCertificateMode.None && !string.IsNullOrEmpty(options.ClientCertificateAuthorityPath))
         {
             _authorities = ClientCertificateAuthorities.Load(options.ClientCertificateAuthorityPath);
@@ -68,7 +70,7 @@ internal sealed class ClientCertificateAuthenticator
             throw Refused(certificate, $"is not valid now (valid from {certificate.NotBefore.ToUniversalTime():u} to {certificate.NotAfter.ToUniversalTime():u})");
         }
 
-        var verdict = _verdicts.GetValue(certificate, Check);
+        var verdict = _verdicts.GetValue(certificate, _check);
         if (verdict.Problem is { } problem)
         {
             throw Refused(certificate, problem);
