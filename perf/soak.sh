@@ -11,12 +11,12 @@
 # Prints one JSON line ({"name":"soak",...}) on stdout; progress and the checks on stderr.
 # Writes perf/results/soak-latest.jsonl (with --smoke: perf/results/tmp/soak-smoke.jsonl).
 # Usage: perf/soak.sh [--smoke] [--no-build] [--fibers F] [--connections C] [--producers P]
-#                     [--seconds D] [--slow S]
+#                     [--seconds D] [--slow S] [--heap-limit-mb MB (0: none)]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 
-smoke=0 build=1 fibers='' connections='' producers='' seconds='' slow=''
+smoke=0 build=1 fibers='' connections='' producers='' seconds='' slow='' heap_mb=''
 while [ $# -gt 0 ]; do
   case "$1" in
     --smoke) smoke=1 ;;
@@ -26,6 +26,7 @@ while [ $# -gt 0 ]; do
     --producers) producers="$2"; shift ;;
     --seconds) seconds="$2"; shift ;;
     --slow) slow="$2"; shift ;;
+    --heap-limit-mb) heap_mb="$2"; shift ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -36,13 +37,21 @@ done
 # it only guards against gross growth.
 if [ "$smoke" = 1 ]; then
   fibers=${fibers:-400}; connections=${connections:-4}; producers=${producers:-16}; seconds=${seconds:-12}; slow=${slow:-2}
-  rss_tolerance=0.5 thread_slack=24
+  rss_tolerance=0.5 thread_slack=24 heap_mb=${heap_mb:-256}
   out=perf/results/tmp/soak-smoke
 else
   fibers=${fibers:-10000}; connections=${connections:-16}; producers=${producers:-64}; seconds=${seconds:-300}; slow=${slow:-4}
-  rss_tolerance=0.10 thread_slack=8
+  rss_tolerance=0.10 thread_slack=8 heap_mb=${heap_mb:-512}
   out=perf/results/soak-latest
 fi
+# The service runs as it would in a container with a memory limit: the GC heap is capped
+# (DOTNET_GCHeapHardLimit; .NET sets 75 % of the container's limit by itself, so 512 MB is a
+# 683 MiB pod). Without a cap, Server GC on this 24 GiB machine lets RSS climb far above the live
+# heap for minutes (docs/benchmarks.md, "Soak"), and a flat-RSS check would measure the GC's
+# budget, not the service. A leak under a cap shows as growth up to the cap and then an
+# OutOfMemoryException, which fails the run.
+heap_env=()
+[ "$heap_mb" != 0 ] && heap_env=("DOTNET_GCHeapHardLimit=$(printf '0x%X' $((heap_mb * 1024 * 1024)))")
 grace=20 # the host's shutdown timeout (FiberManager:Server:ShutdownTimeout), fiber grace 5 s inside it
 
 service_dll=src/FiberManager.Service/bin/Release/net10.0/FiberManager.Service.dll
@@ -72,14 +81,14 @@ FiberManager__Server__ShutdownTimeout="00:00:$(printf '%02d' "$grace")" \
 FiberManager__InterruptGracePeriod=00:00:05 \
 FiberManager__MaxConcurrentFibers=$((fibers + 100)) \
 Logging__LogLevel__Default=Warning \
-  dotnet "$service_dll" > "$work/service.log" 2>&1 &
+  env "${heap_env[@]}" dotnet "$service_dll" > "$work/service.log" 2>&1 &
 svc_pid=$!
 for _ in $(seq 300); do
   if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then break; fi
   kill -0 "$svc_pid" 2>/dev/null || { echo "the service exited early:" >&2; cat "$work/service.log" >&2; exit 1; }
   sleep 0.1
 done
-echo "service pid $svc_pid on 127.0.0.1:$port; soak: $fibers fibers ($slow slow), $connections connections, $producers producers, $seconds s" >&2
+echo "service pid $svc_pid on 127.0.0.1:$port; soak: $fibers fibers ($slow slow), $connections connections, $producers producers, $seconds s, GC heap limit ${heap_mb} MB (0: none)" >&2
 
 mkdir -p "$(dirname "$out")"
 set +e
