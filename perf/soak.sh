@@ -9,14 +9,15 @@
 #   every stream ended with its terminated event and OK, the process exited with code 0 within the
 #   shutdown timeout, and RSS and threads stayed flat.
 # Prints one JSON line ({"name":"soak",...}) on stdout; progress and the checks on stderr.
-# Writes perf/results/soak-latest.jsonl (with --smoke: perf/results/tmp/soak-smoke.jsonl).
+# Writes perf/results/soak-latest.jsonl (with --smoke: perf/results/tmp/soak-smoke.jsonl) and
+# the service's log to perf/results/tmp/soak-{latest,smoke}.service.log.
 # Usage: perf/soak.sh [--smoke] [--no-build] [--fibers F] [--connections C] [--producers P]
-#                     [--seconds D] [--slow S] [--heap-limit-mb MB (0: none)]
+#                     [--seconds D] [--warmup W] [--slow S] [--heap-limit-mb MB (0: none)]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 
-smoke=0 build=1 fibers='' connections='' producers='' seconds='' slow='' heap_mb=''
+smoke=0 build=1 fibers='' connections='' producers='' seconds='' warmup='' slow='' heap_mb=''
 while [ $# -gt 0 ]; do
   case "$1" in
     --smoke) smoke=1 ;;
@@ -25,6 +26,7 @@ while [ $# -gt 0 ]; do
     --connections) connections="$2"; shift ;;
     --producers) producers="$2"; shift ;;
     --seconds) seconds="$2"; shift ;;
+    --warmup) warmup="$2"; shift ;;
     --slow) slow="$2"; shift ;;
     --heap-limit-mb) heap_mb="$2"; shift ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
@@ -32,21 +34,23 @@ while [ $# -gt 0 ]; do
   shift
 done
 
-# Flatness: the full run compares minutes of steady state (RSS within 10 %, threads within +8);
-# the smoke's thirds are a few seconds each, still inside warm-up (tiered JIT, GC heap sizing), so
-# it only guards against gross growth.
+# Flatness: after W seconds of warm-up load (every fiber's replay window fills, the GC heap grows
+# to its steady size), D more seconds are measured and their last third is compared with their
+# middle third. The full run compares minutes of steady state (RSS within 10 %, threads within
+# +8); the smoke's thirds are a few seconds each, still inside warm-up (tiered JIT, GC heap
+# sizing), so it only guards against gross growth.
 if [ "$smoke" = 1 ]; then
-  fibers=${fibers:-400}; connections=${connections:-4}; producers=${producers:-16}; seconds=${seconds:-12}; slow=${slow:-2}
+  fibers=${fibers:-400}; connections=${connections:-4}; producers=${producers:-16}; seconds=${seconds:-10}; warmup=${warmup:-3}; slow=${slow:-2}
   rss_tolerance=0.5 thread_slack=24 heap_mb=${heap_mb:-256}
   out=perf/results/tmp/soak-smoke
 else
-  fibers=${fibers:-10000}; connections=${connections:-16}; producers=${producers:-64}; seconds=${seconds:-300}; slow=${slow:-4}
-  rss_tolerance=0.10 thread_slack=8 heap_mb=${heap_mb:-512}
+  fibers=${fibers:-10000}; connections=${connections:-16}; producers=${producers:-64}; seconds=${seconds:-300}; warmup=${warmup:-120}; slow=${slow:-4}
+  rss_tolerance=0.10 thread_slack=8 heap_mb=${heap_mb:-768}
   out=perf/results/soak-latest
 fi
 # The service runs as it would in a container with a memory limit: the GC heap is capped
-# (DOTNET_GCHeapHardLimit; .NET sets 75 % of the container's limit by itself, so 512 MB is a
-# 683 MiB pod). Without a cap, Server GC on this 24 GiB machine lets RSS climb far above the live
+# (DOTNET_GCHeapHardLimit; .NET sets 75 % of the container's limit by itself, so 768 MB is a
+# 1 GiB pod). Without a cap, Server GC on this 24 GiB machine lets RSS climb far above the live
 # heap for minutes (docs/benchmarks.md, "Soak"), and a flat-RSS check would measure the GC's
 # budget, not the service. A leak under a cap shows as growth up to the cap and then an
 # OutOfMemoryException, which fails the run.
@@ -88,12 +92,12 @@ for _ in $(seq 300); do
   kill -0 "$svc_pid" 2>/dev/null || { echo "the service exited early:" >&2; cat "$work/service.log" >&2; exit 1; }
   sleep 0.1
 done
-echo "service pid $svc_pid on 127.0.0.1:$port; soak: $fibers fibers ($slow slow), $connections connections, $producers producers, $seconds s, GC heap limit ${heap_mb} MB (0: none)" >&2
+echo "service pid $svc_pid on 127.0.0.1:$port; soak: $fibers fibers ($slow slow), $connections connections, $producers producers, $warmup s warm-up + $seconds s, GC heap limit ${heap_mb} MB (0: none)" >&2
 
 mkdir -p "$(dirname "$out")"
 set +e
 loadclient soak --url "http://127.0.0.1:$port" --pid "$svc_pid" --fibers "$fibers" --connections "$connections" \
-  --producers "$producers" --seconds "$seconds" --slow "$slow" --grace "$grace" \
+  --producers "$producers" --seconds "$seconds" --warmup "$warmup" --slow "$slow" --grace "$grace" \
   --rss-tolerance "$rss_tolerance" --thread-slack "$thread_slack" > "$work/soak.json"
 client_rc=$?
 set -e
@@ -113,7 +117,9 @@ done
 if [ -n "$svc_pid" ]; then
   echo "the service did not exit within $((grace + 5)) s of the run's end" >&2
 fi
-tail -20 "$work/service.log" | grep -E 'fail|crit|Unhandled' >&2 || true
+mkdir -p perf/results/tmp
+cp "$work/service.log" "perf/results/tmp/$(basename "$out").service.log"
+grep -E -A3 '^(fail|crit)' "$work/service.log" | head -40 >&2 || true
 
 line=$(cat "$work/soak.json")
 if [ -z "$line" ]; then

@@ -9,7 +9,7 @@ using FiberManager.LoadClient;
 //   report FILE                           the markdown table of a grpc results JSONL (plain text)
 //   g2 --url URL [--streams S] [--connections C] [--events E] [--concurrency P]
 //   g3 --url URL [--pairs P] [--concurrency C] [--pid PID]
-//   soak --url URL --pid PID [--fibers F] [--connections C] [--producers P] [--seconds D] [--slow S]
+//   soak --url URL --pid PID [--fibers F] [--connections C] [--producers P] [--seconds D] [--warmup W] [--slow S]
 //        [--slow-delay-ms MS] [--grace S] [--rss-tolerance X] [--thread-slack N]
 //                                         load + soak, then SIGTERM to PID under load (see Soak.cs)
 if (args.Length == 0)
@@ -46,6 +46,7 @@ try
             Connections = Int(args, "--connections", 16),
             Producers = Int(args, "--producers", 64),
             Duration = TimeSpan.FromSeconds(Int(args, "--seconds", 300)),
+            Warmup = TimeSpan.FromSeconds(Int(args, "--warmup", 120)),
             SlowFibers = Int(args, "--slow", 4),
             SlowDelay = TimeSpan.FromMilliseconds(Int(args, "--slow-delay-ms", 1_000)),
             Grace = TimeSpan.FromSeconds(Int(args, "--grace", 30)),

@@ -25,6 +25,9 @@ internal sealed record SoakOptions
 
     public TimeSpan Duration { get; init; } = TimeSpan.FromMinutes(5);
 
+    /// <summary>Load before <see cref="Duration"/> that the flatness checks ignore (every replay window fills, the GC heap grows to its steady size).</summary>
+    public TimeSpan Warmup { get; init; } = TimeSpan.FromMinutes(2);
+
     /// <summary>Fibers whose subscriber reads one event per <see cref="SlowDelay"/> while the load runs: the only ones allowed a gap.</summary>
     public int SlowFibers { get; init; } = 4;
 
@@ -54,10 +57,11 @@ internal sealed record SoakOptions
 /// not have been accepted: such a fiber may account for one input more.
 /// </para>
 /// <para>
-/// Flatness (after warm-up): the samples are split in thirds by time; the first third is
-/// warm-up; the mean RSS of the last third must be within <see cref="SoakOptions.RssTolerance"/>
-/// of the middle third's, and the most threads of the last third within
-/// <see cref="SoakOptions.ThreadSlack"/> of the middle third's.
+/// Flatness: the load runs for <see cref="SoakOptions.Warmup"/> + <see cref="SoakOptions.Duration"/>;
+/// the samples of the measured part (after the warm-up) are split in thirds by time; the mean
+/// RSS of the last third must be within <see cref="SoakOptions.RssTolerance"/> of the middle
+/// third's, and the most threads of the last third within <see cref="SoakOptions.ThreadSlack"/>
+/// of the middle third's.
 /// </para>
 /// </summary>
 internal static class Soak
@@ -126,10 +130,11 @@ internal static class Soak
 
         // Sampling while the load runs.
         var sampleEvery = TimeSpan.FromSeconds(Math.Clamp(o.Duration.TotalSeconds / 30, 1, 10));
+        var loadFor = o.Warmup + o.Duration;
         var samples = new List<Sample>();
         var loadWatch = Stopwatch.StartNew();
         var connections = 0;
-        for (var k = 0; sampleEvery * k < o.Duration; k++)
+        for (var k = 0; sampleEvery * k < loadFor; k++)
         {
             var wait = sampleEvery * k - loadWatch.Elapsed;
             if (wait > TimeSpan.Zero)
@@ -152,7 +157,7 @@ internal static class Soak
             }
         }
 
-        if (o.Duration - loadWatch.Elapsed is { } rest && rest > TimeSpan.Zero && producers.All(p => !p.IsCompleted))
+        if (loadFor - loadWatch.Elapsed is { } rest && rest > TimeSpan.Zero && producers.All(p => !p.IsCompleted))
         {
             await Task.Delay(rest).ConfigureAwait(false);
         }
@@ -241,7 +246,7 @@ internal static class Soak
         }
 
         // Flatness over the samples taken while the load ran.
-        var flat = Flatness.Of(samples, o.RssTolerance, o.ThreadSlack);
+        var flat = Flatness.Of(samples, o.Warmup.TotalSeconds, o.RssTolerance, o.ThreadSlack);
         List<long> sorted;
         lock (latencies)
         {
@@ -275,6 +280,7 @@ internal static class Soak
             .Add("name", "soak")
             .Add("n", accepted)
             .Add("seconds", Math.Round(loadSeconds, 3))
+            .Add("warmup_seconds", o.Warmup.TotalSeconds)
             .Add("ops_per_sec", Math.Round(acceptedDuringLoad / loadSeconds, 1))
             .Add("fibers", o.Fibers)
             .Add("slow_fibers", o.SlowFibers)
@@ -597,19 +603,21 @@ internal static class Soak
         }
     }
 
-    /// <summary>The flatness criteria over the samples (first third: warm-up, compared: last third against the middle third).</summary>
+    /// <summary>The flatness criteria over the samples after the warm-up (compared: their last third against their middle third).</summary>
     private sealed record Flatness(double RssMid, double RssLast, double RssGrowth, int ThreadsMid, int ThreadsLast, bool RssOk, bool ThreadsOk)
     {
-        public static Flatness Of(List<Sample> samples, double rssTolerance, int threadSlack)
+        public static Flatness Of(List<Sample> samples, double warmupSeconds, double rssTolerance, int threadSlack)
         {
-            if (samples.Count < 6)
+            var measured = samples.Where(s => s.Seconds >= warmupSeconds).ToList();
+            if (measured.Count < 6)
             {
                 return new Flatness(0, 0, 0, 0, 0, false, false); // too few samples to judge
             }
 
-            var end = samples[^1].Seconds;
-            var middle = samples.Where(s => s.Seconds >= end / 3 && s.Seconds < 2 * end / 3).ToList();
-            var last = samples.Where(s => s.Seconds >= 2 * end / 3).ToList();
+            var start = measured[0].Seconds;
+            var third = (measured[^1].Seconds - start) / 3;
+            var middle = measured.Where(s => s.Seconds >= start + third && s.Seconds < start + (2 * third)).ToList();
+            var last = measured.Where(s => s.Seconds >= start + (2 * third)).ToList();
             if (middle.Count == 0 || last.Count == 0)
             {
                 return new Flatness(0, 0, 0, 0, 0, false, false);
