@@ -105,6 +105,10 @@ internal sealed class GrpcChannel : IDisposable
         // A trailers-only response (the status, OK here, came in the headers: SendAsync threw
         // otherwise) carries no messages and no trailers: the stream is empty and has ended.
         var trailersOnly = response.Headers.Contains(GrpcHeaders.Status);
+
+        // Cancelling the call (its token or its deadline) resets the stream at once, not at the
+        // caller's next read: a caller that cancels and stops reading leaves nothing open on the server.
+        using var resetOnCancel = token.UnsafeRegister(static state => ((HttpResponseMessage)state!).Dispose(), response);
         using (response)
         await using (body.ConfigureAwait(false))
         {
@@ -115,9 +119,15 @@ internal sealed class GrpcChannel : IDisposable
                 {
                     message = await GrpcMessageFraming.ReadMessageAsync(body, parser, _readOptions, token).ConfigureAwait(false);
                 }
-                catch (OperationCanceledException) when (deadline?.IsCancellationRequested == true && !cancellationToken.IsCancellationRequested)
+                catch (Exception e) when (token.IsCancellationRequested && e is OperationCanceledException or IOException or ObjectDisposedException or HttpRequestException)
                 {
-                    throw new GrpcStatusException(GrpcStatusCode.DeadlineExceeded, $"The call did not complete within {timeout}.");
+                    // Cancelled: the read saw the token, or the stream the registration above reset under it.
+                    if (deadline?.IsCancellationRequested == true && !cancellationToken.IsCancellationRequested)
+                    {
+                        throw new GrpcStatusException(GrpcStatusCode.DeadlineExceeded, $"The call did not complete within {timeout}.");
+                    }
+
+                    throw new OperationCanceledException(e.Message, e, cancellationToken);
                 }
                 catch (IOException e) when (!token.IsCancellationRequested)
                 {
