@@ -50,10 +50,9 @@ else
 fi
 # The service runs as it would in a container with a memory limit: the GC heap is capped
 # (DOTNET_GCHeapHardLimit; .NET sets 75 % of the container's limit by itself, so 768 MB is a
-# 1 GiB pod). Without a cap, Server GC on this 24 GiB machine lets RSS climb far above the live
-# heap for minutes (docs/benchmarks.md, "Soak"), and a flat-RSS check would measure the GC's
-# budget, not the service. A leak under a cap shows as growth up to the cap and then an
-# OutOfMemoryException, which fails the run.
+# 1 GiB pod). A leak then ends in an OutOfMemoryException (failed Submits, a failed run) within
+# minutes instead of hiding in Server GC's budget on this 24 GiB machine. --heap-limit-mb 0 runs
+# uncapped (docs/benchmarks.md, "Soak", has both).
 heap_env=()
 [ "$heap_mb" != 0 ] && heap_env=("DOTNET_GCHeapHardLimit=$(printf '0x%X' $((heap_mb * 1024 * 1024)))")
 grace=20 # the host's shutdown timeout (FiberManager:Server:ShutdownTimeout), fiber grace 5 s inside it
