@@ -15,34 +15,81 @@ namespace FiberManager.Client;
 /// </summary>
 internal sealed class GrpcChannel : IDisposable
 {
+    private const string AuthorizationHeader = "authorization";
+    private static bool HasHeader(IReadOnlyDictionary<string, string>? headers, string name)
+    {
+        if (headers is null)
+        {
+            return false;
+        }
+
+        foreach (var key in headers.Keys)
+        {
+            if (key.Equals(name, StringComparison.OrdinalIgnoreCase))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     private static readonly MediaTypeHeaderValue s_grpcContentType = new(GrpcHeaders.ContentTypeGrpc);
     private readonly HttpClient _http;
     private readonly bool _ownsHttp;
     private readonly FiberManagerClientOptions _options;
     private readonly GrpcMessageReadOptions _readOptions;
+    private readonly string? _authorization;
 
     public GrpcChannel(HttpClient http, bool ownsHttp, FiberManagerClientOptions options)
     {
+        if (options.ApiKey is { } apiKey && (apiKey.Length == 0 || apiKey.Any(char.IsControl) || apiKey.Trim().Length != apiKey.Length))
+        {
+            throw new ArgumentException("The API key must be non-empty, without control characters or surrounding spaces.", nameof(options));
+        }
+
         _http = http;
         _ownsHttp = ownsHttp;
         _options = options;
+        _authorization = options.ApiKey is { } key ? "Bearer " + key : null;
         _readOptions = new GrpcMessageReadOptions { MaxMessageSize = options.MaxReceiveMessageSize };
     }
 
-    public static HttpClient CreateHttpClient(Uri address) => new(new SocketsHttpHandler
+    public static HttpClient CreateHttpClient(FiberManagerClientOptions options)
     {
-        EnableMultipleHttp2Connections = true,
-        PooledConnectionIdleTimeout = TimeSpan.FromMinutes(5),
-        KeepAlivePingDelay = TimeSpan.FromSeconds(60),
-        KeepAlivePingTimeout = TimeSpan.FromSeconds(30),
-        KeepAlivePingPolicy = HttpKeepAlivePingPolicy.WithActiveRequests,
-    })
-    {
-        BaseAddress = address,
-        Timeout = Timeout.InfiniteTimeSpan,
-        DefaultRequestVersion = HttpVersion.Version20,
-        DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact,
-    };
+        var handler = new SocketsHttpHandler
+        {
+            EnableMultipleHttp2Connections = true,
+            PooledConnectionIdleTimeout = TimeSpan.FromMinutes(5),
+            KeepAlivePingDelay = TimeSpan.FromSeconds(60),
+            KeepAlivePingTimeout = TimeSpan.FromSeconds(30),
+            KeepAlivePingPolicy = HttpKeepAlivePingPolicy.WithActiveRequests,
+        };
+        if (options.ClientCertificate is { } clientCertificate)
+        {
+            if (!clientCertificate.HasPrivateKey)
+            {
+                throw new ArgumentException("The client certificate needs its private key.", nameof(options));
+            }
+
+            // Present it whatever CA names the server lists in its request.
+            handler.SslOptions.ClientCertificates = [clientCertificate];
+            handler.SslOptions.LocalCertificateSelectionCallback = (_, _, _, _, _) => clientCertificate;
+        }
+
+        if (options.ServerCertificateAuthority is { } authority)
+        {
+            handler.SslOptions.RemoteCertificateValidationCallback = (_, certificate, _, errors) => ServerCertificateTrust.IsTrusted(certificate, errors, authority);
+        }
+
+        return new HttpClient(handler)
+        {
+            BaseAddress = options.Address,
+            Timeout = Timeout.InfiniteTimeSpan,
+            DefaultRequestVersion = HttpVersion.Version20,
+            DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact,
+        };
+    }
 
     public async Task<TResponse> UnaryAsync<TRequest, TResponse>(string method, TRequest request, MessageParser<TResponse> parser, GrpcCallOptions? options, CancellationToken cancellationToken)
         where TRequest : IMessage
@@ -171,14 +218,26 @@ internal sealed class GrpcChannel : IDisposable
             message.Headers.TryAddWithoutValidation(GrpcHeaders.Timeout, GrpcTimeout.Format(t));
         }
 
+        // Precedence, one value per name: a per-call header, then the API key (authorization),
+        // then a default header.
+        var perCall = options?.Headers;
         foreach (var (name, value) in _options.DefaultHeaders)
         {
-            message.Headers.TryAddWithoutValidation(name, value);
+            bool replacedByKey = _authorization is not null && name.Equals(AuthorizationHeader, StringComparison.OrdinalIgnoreCase);
+            if (!replacedByKey && !HasHeader(perCall, name))
+            {
+                message.Headers.TryAddWithoutValidation(name, value);
+            }
         }
 
-        if (options?.Headers is { } headers)
+        if (_authorization is not null && !HasHeader(perCall, AuthorizationHeader))
         {
-            foreach (var (name, value) in headers)
+            message.Headers.TryAddWithoutValidation(AuthorizationHeader, _authorization);
+        }
+
+        if (perCall is not null)
+        {
+            foreach (var (name, value) in perCall)
             {
                 message.Headers.TryAddWithoutValidation(name, value);
             }

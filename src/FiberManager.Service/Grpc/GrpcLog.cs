@@ -11,6 +11,6 @@ internal static partial class GrpcLog
     [LoggerMessage(EventId = 101, EventName = "CallCancelled", Level = LogLevel.Information, Message = "Call {Method} was cancelled by the client.")]
     public static partial void CallCancelled(ILogger logger, string method);
 
-    [LoggerMessage(EventId = 102, EventName = "Listening", Level = LogLevel.Information, Message = "FiberManager listening on {Url} (HTTP/2{Tls}).")]
-    public static partial void Listening(ILogger logger, string url, string tls);
+    // Event id 102 ("Listening") is retired: Kestrel's own "Now listening on" message
+    // (Microsoft.Hosting.Lifetime) reports the addresses.
 }

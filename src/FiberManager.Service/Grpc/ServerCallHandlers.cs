@@ -13,10 +13,19 @@ namespace FiberManager.Service.Grpc;
 /// (the host began to stop: new work is refused) and drained (the manager has finished: streams
 /// still open are ended).
 /// </summary>
-internal sealed class GrpcServerContext(ServerSettings settings, ILogger logger, CancellationToken stopping, CancellationToken drained, ApiKeyAuthenticator? authenticator = null)
+internal sealed class GrpcServerContext(
+    ServerSettings settings,
+    ILogger logger,
+    CancellationToken stopping,
+    CancellationToken drained,
+    ApiKeyAuthenticator? authenticator = null,
+    ClientCertificateAuthenticator? clientCertificates = null)
 {
     /// <summary>Checks API keys and rate limits before a method runs; null when security is off.</summary>
     public ApiKeyAuthenticator? Authenticator { get; } = authenticator is { Enabled: true } ? authenticator : null;
+
+    /// <summary>Checks the connection's client certificate before a method runs; null when mTLS is off.</summary>
+    public ClientCertificateAuthenticator? ClientCertificates { get; } = clientCertificates is { Enabled: true } ? clientCertificates : null;
 
     public ServerSettings Settings { get; } = settings;
 
@@ -102,8 +111,10 @@ internal abstract class ServerCallHandler(GrpcServerContext server, string metho
         Task task;
         try
         {
-            // Refused calls (API key, rate limit) and calls whose deadline has already passed ("0S") never run the method.
-            Server.Authenticator?.Authorize(http, Method);
+            // Refused calls (client certificate, API key, rate limit) and calls whose deadline has
+            // already passed ("0S") never run the method.
+            Server.ClientCertificates?.Authorize(http, Method);
+            call.Caller = Server.Authenticator?.Authorize(http, Method);
             task = call.DeadlineExceeded ? Task.FromCanceled(call.CancellationToken) : HandleCoreAsync(call);
         }
         catch (Exception exception)
@@ -179,10 +190,43 @@ internal sealed class UnaryServerCallHandler<TRequest, TResponse>(
 {
     protected override bool EndsOnServerStop => false;
 
-    protected override async Task HandleCoreAsync(GrpcCallContext call)
+    /// <summary>
+    /// Runs without an async state machine while every step completes at once (the usual unary
+    /// call: the request body is already buffered, the method answers synchronously, the flush
+    /// needs no wait); the first step that must wait continues asynchronously.
+    /// </summary>
+    protected override Task HandleCoreAsync(GrpcCallContext call)
+    {
+        if (!GrpcMessageFraming.TryReadSingleMessage(call.HttpContext.Request.BodyReader, parser, call.ReadOptions, out var request))
+        {
+            return HandleAsync(call);
+        }
+
+        var response = invoker(request, call);
+        if (!response.IsCompletedSuccessfully)
+        {
+            return RespondAsync(call, response);
+        }
+
+        var flush = WriteMessageAsync(call, response.Result, call.CancellationToken);
+        if (!flush.IsCompletedSuccessfully)
+        {
+            return flush.AsTask();
+        }
+
+        _ = flush.Result;
+        return Task.CompletedTask;
+    }
+
+    private async Task HandleAsync(GrpcCallContext call)
     {
         var request = await GrpcMessageFraming.ReadSingleMessageAsync(call.HttpContext.Request.BodyReader, parser, call.ReadOptions, call.CancellationToken).ConfigureAwait(false);
-        var response = await invoker(request, call).ConfigureAwait(false);
+        await RespondAsync(call, invoker(request, call)).ConfigureAwait(false);
+    }
+
+    private async Task RespondAsync(GrpcCallContext call, ValueTask<TResponse> pending)
+    {
+        var response = await pending.ConfigureAwait(false);
         await WriteMessageAsync(call, response, call.CancellationToken).ConfigureAwait(false);
     }
 }
