@@ -133,8 +133,16 @@ public sealed class WorkflowInput<T>
                 return new ValueTask<bool>(true);
             }
 
+            // Checked again under the lock: the cached reader's registration outlives a park, and its
+            // callback does nothing while the reader is not parked. A token cancelled before this
+            // point is seen here; one cancelled later finds the reader parked.
+            if (cancellationToken.IsCancellationRequested)
+            {
+                return ValueTask.FromCanceled<bool>(cancellationToken);
+            }
+
             waiter = _cachedReader is { } cached && cached.TryRent() ? cached : RentNewReaderLocked();
-            version = waiter.Park();
+            version = waiter.Park(cancellationToken);
             if (_reader is null)
             {
                 Volatile.Write(ref _reader, waiter);
@@ -297,6 +305,7 @@ public sealed class WorkflowInput<T>
         ReaderWaiter? first;
         ReaderWaiter[]? others;
         LinkedList<WriterWaiter>? writers;
+        CancellationTokenRegistration stickyRegistration;
         int unprocessed;
         lock (_lock)
         {
@@ -309,8 +318,10 @@ public sealed class WorkflowInput<T>
             TakeReadersLocked(out first, out others);
             writers = _writers;
             _writers = null;
+            stickyRegistration = _cachedReader?.TakeStickyRegistrationLocked() ?? default;
         }
 
+        stickyRegistration.Unregister();
         WakeReaders(first, others, result: false);
         if (writers is not null)
         {
@@ -368,7 +379,7 @@ public sealed class WorkflowInput<T>
 
     private ReaderWaiter RentNewReaderLocked()
     {
-        var waiter = new ReaderWaiter(this);
+        var waiter = new ReaderWaiter(this, isCached: _cachedReader is null);
         waiter.TryRent();
         _cachedReader ??= waiter;
         return waiter;
@@ -403,11 +414,16 @@ public sealed class WorkflowInput<T>
         ReferenceEquals(_reader, waiter) || (_otherReaders is { } more && more.Contains(waiter));
 
     /// <summary>Removes a parked reader whose token was cancelled; false when someone already woke it.</summary>
-    private bool TryRemoveReader(ReaderWaiter waiter)
+    private bool TryRemoveReader(ReaderWaiter waiter, CancellationToken token)
     {
         lock (_lock)
         {
             AssertInvariants();
+            if (!waiter.IsParkedWith(token))
+            {
+                return false; // a registration kept from an earlier park, on another token
+            }
+
             if (ReferenceEquals(_reader, waiter))
             {
                 ReaderWaiter? next = null;
@@ -457,23 +473,40 @@ public sealed class WorkflowInput<T>
     /// takes its result; completed exactly once per park by whoever removed it from the reader
     /// list (a writer, Resume, Close, or its token's cancellation).
     /// </summary>
-    private sealed class ReaderWaiter(WorkflowInput<T> owner) : IValueTaskSource<bool>
+    /// <remarks>
+    /// The input's cached reader (the workflow's read loop) keeps its cancellation registration
+    /// from one park to the next while it is asked to wait with the same token, and drops it only
+    /// when the token changes or the input closes: a workflow parks once per batch of inputs, and
+    /// registering on the fiber's token and unregistering again each time cost two locks and the
+    /// token source's own bookkeeping per park. Its callback completes the waiter only while it is
+    /// parked with that token (checked under the input's lock), and
+    /// <see cref="WorkflowInput{T}.WaitToReadAsync"/> checks the token under the same lock before
+    /// parking, so a cancellation between two parks is never missed. Other readers register per park.
+    /// </remarks>
+    private sealed class ReaderWaiter(WorkflowInput<T> owner, bool isCached) : IValueTaskSource<bool>
     {
         private static readonly Action<object?, CancellationToken> s_cancelled =
             static (state, token) => ((ReaderWaiter)state!).Cancel(token);
 
         private ManualResetValueTaskSourceCore<bool> _core = new() { RunContinuationsAsynchronously = true };
         private CancellationTokenRegistration _registration;
+        private CancellationToken _registeredToken;
+        private CancellationToken _parkedToken;
         private int _rented;
         private int _parkedVersion = -1;
 
         public bool TryRent() => Interlocked.CompareExchange(ref _rented, 1, 0) == 0;
 
         /// <summary>Called under the owner's lock.</summary>
-        public short Park()
+        public short Park(CancellationToken token)
         {
             _core.Reset();
-            _registration = default;
+            _parkedToken = token;
+            if (!isCached)
+            {
+                _registration = default;
+            }
+
             Volatile.Write(ref _parkedVersion, _core.Version);
             return _core.Version;
         }
@@ -485,25 +518,63 @@ public sealed class WorkflowInput<T>
                 return;
             }
 
+            if (isCached && _registeredToken == token)
+            {
+                return; // registered on this token at an earlier park (only the reader and Close write it)
+            }
+
             // Registered outside the lock: a token cancelled right now runs Cancel inline, which
-            // finds the waiter parked and completes it. The registration is kept only while the
-            // same park is still pending; whoever completes the waiter unregisters it.
+            // finds the waiter parked and completes it.
             var registration = token.UnsafeRegister(s_cancelled, this);
+            CancellationTokenRegistration drop;
             lock (owner._lock)
             {
-                if (Volatile.Read(ref _parkedVersion) == version && owner.IsParkedLocked(this))
+                if (isCached)
                 {
+                    // Kept across parks until the token changes or the input closes.
+                    if (owner._closed)
+                    {
+                        drop = registration;
+                    }
+                    else
+                    {
+                        drop = _registration;
+                        _registration = registration;
+                        _registeredToken = token;
+                    }
+                }
+                else if (Volatile.Read(ref _parkedVersion) == version && owner.IsParkedLocked(this))
+                {
+                    // Kept only while the same park is pending; whoever completes the waiter unregisters it.
                     _registration = registration;
                     return;
                 }
+                else
+                {
+                    drop = registration;
+                }
             }
 
-            registration.Unregister();
+            drop.Unregister();
+        }
+
+        /// <summary>The cached reader's registration, taken when the input closes (under the owner's lock).</summary>
+        public CancellationTokenRegistration TakeStickyRegistrationLocked()
+        {
+            Debug.Assert(isCached, "Only the cached reader keeps its registration across parks.");
+            var registration = _registration;
+            _registration = default;
+            _registeredToken = default;
+            return registration;
         }
 
         public void Wake(bool result)
         {
-            TakeRegistration().Unregister();
+            if (!isCached)
+            {
+                TakeRegistration().Unregister();
+            }
+
             Volatile.Write(ref _parkedVersion, -1);
             _core.SetResult(result);
         }
@@ -537,19 +608,25 @@ public sealed class WorkflowInput<T>
 
         private void Cancel(CancellationToken token)
         {
-            if (!owner.TryRemoveReader(this))
+            if (!owner.TryRemoveReader(this, token))
             {
                 return;
             }
 
-            lock (owner._lock)
+            if (!isCached)
             {
-                _registration = default;
+                lock (owner._lock)
+                {
+                    _registration = default;
+                }
             }
 
             Volatile.Write(ref _parkedVersion, -1);
             _core.SetException(new OperationCanceledException(token));
         }
+
+        /// <summary>Whether this waiter is parked with <paramref name="token"/> (called under the owner's lock).</summary>
+        public bool IsParkedWith(CancellationToken token) => _parkedToken == token;
     }
 
     /// <summary>A <see cref="WriteAsync"/> waiting for room; its task completes when its item is queued.</summary>

@@ -188,6 +188,79 @@ public sealed class WorkflowInputTests
     }
 
     [Fact]
+    public async Task WaitToReadAsync_SameTokenAtALaterPark_ItsCancellationStillEndsTheWait()
+    {
+        // The read loop's waiter registers on its token once and keeps the registration across parks.
+        var input = new WorkflowInput<int>(capacity: 4, paused: false);
+        using var cancel = new CancellationTokenSource();
+        for (var i = 0; i < 3; i++)
+        {
+            var wait = input.WaitToReadAsync(cancel.Token);
+            Assert.False(wait.IsCompleted);
+            input.TryWrite(i);
+            Assert.True(await wait.DefaultTimeout());
+            Assert.True(input.TryRead(out _));
+        }
+
+        var parked = input.WaitToReadAsync(cancel.Token);
+        Assert.False(parked.IsCompleted);
+
+        await cancel.CancelAsync();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => parked.AsTask().DefaultTimeout());
+        Assert.False(input.IsReaderIdle);
+    }
+
+    [Fact]
+    public async Task WaitToReadAsync_TokenCancelledWhileNotParked_TheNextWaitWithItIsCancelled_AnotherTokensWaitIsNot()
+    {
+        var input = new WorkflowInput<int>(capacity: 4, paused: false);
+        using var first = new CancellationTokenSource();
+        using var second = new CancellationTokenSource();
+        var wait = input.WaitToReadAsync(first.Token);
+        input.TryWrite(1);
+        Assert.True(await wait.DefaultTimeout());
+        Assert.True(input.TryRead(out _));
+
+        // Cancelled between two parks: the kept registration's callback finds nothing parked.
+        await first.CancelAsync();
+        Assert.True(input.WaitToReadAsync(first.Token).IsCanceled);
+
+        // A wait with another token is not ended by the first token's registration.
+        var other = input.WaitToReadAsync(second.Token);
+        Assert.False(other.IsCompleted);
+        input.TryWrite(2);
+        Assert.True(await other.DefaultTimeout());
+        Assert.True(input.TryRead(out var item));
+        Assert.Equal(2, item);
+
+        var last = input.WaitToReadAsync(second.Token);
+        await second.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => last.AsTask().DefaultTimeout());
+    }
+
+    [Fact]
+    public async Task Close_WithAKeptRegistration_EndsTheReader_AndALaterCancellationChangesNothing()
+    {
+        var input = new WorkflowInput<int>(capacity: 4, paused: false);
+        using var cancel = new CancellationTokenSource();
+        var wait = input.WaitToReadAsync(cancel.Token);
+        input.TryWrite(1);
+        Assert.True(await wait.DefaultTimeout());
+        Assert.True(input.TryRead(out _));
+        input.TryWrite(2);
+        Assert.True(input.TryRead(out _));
+        var parked = input.WaitToReadAsync(cancel.Token);
+        Assert.False(parked.IsCompleted);
+
+        Assert.Equal(0, input.Close());
+        Assert.False(await parked.DefaultTimeout());
+
+        await cancel.CancelAsync();
+        Assert.False(await input.WaitToReadAsync().DefaultTimeout());
+    }
+
+    [Fact]
     public async Task WaitToReadAsync_ManyTimes_ReusesItsWaiter_WithoutMixingUpResults()
     {
         var input = new WorkflowInput<int>(capacity: 4, paused: false);
