@@ -55,6 +55,9 @@ internal struct HubItemRing<T>
     /// <summary>The number of items in the ring.</summary>
     public readonly int Count => _count;
 
+    /// <summary><see cref="Count"/> read with acquire semantics, for a lock-free emptiness check.</summary>
+    public readonly int VolatileCount => Volatile.Read(in _count);
+
     /// <summary>The length of the backing array (0 before the first add).</summary>
     public readonly int Capacity => _items is null ? 0 : _items.Length;
 

@@ -141,6 +141,15 @@ internal sealed class HubSubscription<T> : IDisposable, IValueTaskSource<bool>
     /// </example>
     public bool TryRead(out HubEntry<T> entry)
     {
+        // Nothing buffered and no gap: answered without the lock (a reader ends every batch with
+        // this call). Both fields are written under the lock; an entry delivered during the call is
+        // found by the next WaitToReadAsync, which checks under the lock before parking.
+        if (Volatile.Read(ref _gapFrom) == 0 && _ring.VolatileCount == 0)
+        {
+            entry = default;
+            return false;
+        }
+
         lock (_lock)
         {
             AssertInvariants();

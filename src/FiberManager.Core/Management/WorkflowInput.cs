@@ -80,8 +80,20 @@ public sealed class WorkflowInput<T>
     internal bool IsReaderIdle => Volatile.Read(ref _reader) is not null && Volatile.Read(ref _count) == 0;
 
     /// <summary>Takes the next input if the gate is open and one is there.</summary>
+    /// <remarks>
+    /// An empty queue is answered without the lock (a read loop ends every batch with one such
+    /// call): <c>_count</c> is written under the lock with a volatile write, so the answer is the
+    /// queue's state at that read, as if the lock had been taken just then. An input written
+    /// during the call is found by the next <see cref="WaitToReadAsync"/>, which checks under the lock.
+    /// </remarks>
     public bool TryRead(out T item)
     {
+        if (Volatile.Read(ref _count) == 0)
+        {
+            item = default!;
+            return false;
+        }
+
         WriterWaiter? admitted = null;
         lock (_lock)
         {
