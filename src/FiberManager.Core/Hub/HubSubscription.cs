@@ -51,7 +51,10 @@ internal sealed class HubSubscription<T> : IDisposable, IValueTaskSource<bool>
     //  * _finished: nothing more will ever be readable (terminal read, disposed, or nothing owed on a
     //    completed hub); then the ring and gap are empty.
     //  * A waiter is Parked only while nothing is readable and the subscription is not finished. Whoever
-    //    moves it out of Parked completes it exactly once, after releasing every lock.
+    //    moves it out of Parked completes it exactly once, after releasing every lock: a cancellation
+    //    completes it itself; Deliver and MarkDisposed (both under the hub's lock, so never both for one
+    //    park) hand it over through _wakeDue, with its registration in _wakeRegistration, and
+    //    CompletePendingWake claims it with one interlocked exchange (no lock).
     private static readonly Action<object?, CancellationToken> s_cancelWaiter =
         static (state, token) => ((HubSubscription<T>)state!).CancelWaiter(token);
 
@@ -72,6 +75,8 @@ internal sealed class HubSubscription<T> : IDisposable, IValueTaskSource<bool>
     private WaiterState _waiterState;
     private CancellationToken _waiterToken;
     private CancellationTokenRegistration _waiterRegistration;
+    private CancellationTokenRegistration _wakeRegistration;
+    private int _wakeDue;
 
     /// <summary>Creates a subscription; only <see cref="BroadcastHub{T}"/> does this, under its lock.</summary>
     /// <param name="hub">The hub this subscription belongs to.</param>
@@ -97,9 +102,6 @@ internal sealed class HubSubscription<T> : IDisposable, IValueTaskSource<bool>
 
         /// <summary>A reader is waiting; the value-task source is not completed.</summary>
         Parked,
-
-        /// <summary>Taken out of Parked under the lock; the thread that did so completes it outside the lock.</summary>
-        WakePending,
     }
 
     /// <summary>The number of entries (items and at most one gap) that can be read without waiting.</summary>
@@ -384,13 +386,7 @@ internal sealed class HubSubscription<T> : IDisposable, IValueTaskSource<bool>
                 _gapTo = item.Sequence;
             }
 
-            if (_waiterState == WaiterState.Parked)
-            {
-                _waiterState = WaiterState.WakePending;
-                return true;
-            }
-
-            return false;
+            return _waiterState == WaiterState.Parked && HandOverWakeLocked();
         }
     }
 
@@ -417,7 +413,7 @@ internal sealed class HubSubscription<T> : IDisposable, IValueTaskSource<bool>
             _gapUtcTicks = 0;
             if (_waiterState == WaiterState.Parked)
             {
-                _waiterState = WaiterState.WakePending;
+                HandOverWakeLocked();
             }
 
             return true;
@@ -426,35 +422,36 @@ internal sealed class HubSubscription<T> : IDisposable, IValueTaskSource<bool>
 
     /// <summary>
     /// Completes a waiter that <see cref="Deliver"/> or <see cref="MarkDisposed"/> took out of the parked
-    /// state; the caller must hold no lock. Does nothing if there is no such waiter.
+    /// state; the caller must hold no lock. Does nothing if there is no such waiter (or another thread
+    /// completed it already).
     /// </summary>
     internal void CompletePendingWake()
     {
-        // Unlocked pre-check: the thread that set WakePending sees its own write; a stale value is re-checked.
-        if (_waiterState != WaiterState.WakePending)
+        // Unlocked pre-check: the thread that set _wakeDue sees its own write; the exchange decides.
+        if (Volatile.Read(ref _wakeDue) == 0 || Interlocked.Exchange(ref _wakeDue, 0) == 0)
         {
             return;
         }
 
-        bool result;
-        CancellationTokenRegistration registration;
-        lock (_lock)
-        {
-            AssertInvariants();
-            if (_waiterState != WaiterState.WakePending)
-            {
-                return;
-            }
-
-            _waiterState = WaiterState.None;
-            _waiterToken = default;
-            registration = _waiterRegistration;
-            _waiterRegistration = default;
-            result = !_finished;
-        }
-
+        // Written before _wakeDue under the lock, and nobody else touches it until the waiter parks again,
+        // which it cannot do before this completion.
+        CancellationTokenRegistration registration = _wakeRegistration;
+        _wakeRegistration = default;
         registration.Unregister();
-        _waiter.SetResult(result);
+        _waiter.SetResult(!Volatile.Read(ref _finished));
+    }
+
+    /// <summary>Takes the parked waiter out of Parked for <see cref="CompletePendingWake"/>; under the lock.</summary>
+    /// <returns>Always <see langword="true"/>: a waiter must be woken.</returns>
+    private bool HandOverWakeLocked()
+    {
+        Debug.Assert(_waiterState == WaiterState.Parked && _wakeDue == 0, "Only a parked waiter is handed over, once per park.");
+        _waiterState = WaiterState.None;
+        _waiterToken = default;
+        _wakeRegistration = _waiterRegistration;
+        _waiterRegistration = default;
+        Volatile.Write(ref _wakeDue, 1);
+        return true;
     }
 
     private void CancelWaiter(CancellationToken token)
