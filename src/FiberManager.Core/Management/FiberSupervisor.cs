@@ -77,6 +77,12 @@ public sealed partial class FiberSupervisor<TInput, TOutput> : IAsyncDisposable
     internal ILogger WorkflowLogger { get; }
 
     /// <summary>
+    /// A test hook run by Resume right after a fiber's input gate opened, still under the fiber's
+    /// lock: lets a test hold the resume there while the workflow takes an input and publishes.
+    /// </summary>
+    internal Action<string>? AfterResumeForTesting { get; set; }
+
+    /// <summary>
     /// Starts <paramref name="workflow"/> under <paramref name="fiberId"/>.
     /// </summary>
     /// <exception cref="FiberManagerException">InvalidFiberId, InvalidArgument, AlreadyExists, ConcurrencyLimitReached, ShuttingDown.</exception>
@@ -212,6 +218,15 @@ public sealed partial class FiberSupervisor<TInput, TOutput> : IAsyncDisposable
                 }
 
                 throw ConcurrencyLimitReached(fiberId, $"no permit freed within {timeout}");
+            }
+
+            if (!fiber.HasRun && IsShuttingDown)
+            {
+                // Shutdown ended it while it waited for its permit: it never ran, so this Start
+                // did not create anything; fail it, and leave no trace of the fiber.
+                await fiber.Ended.ConfigureAwait(false);
+                Forget(fiber);
+                throw FiberManagerException.ShuttingDown();
             }
 
             return new StartResult(fiber.Snapshot(), Created: true);
@@ -558,6 +573,41 @@ public sealed partial class FiberSupervisor<TInput, TOutput> : IAsyncDisposable
         }
 
         return fiber;
+    }
+
+    private bool IsShuttingDown
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _shutdown is not null;
+            }
+        }
+    }
+
+    /// <summary>Removes an ended fiber that never ran, and whose Start failed, from the live map and retention.</summary>
+    private void Forget(ManagedFiber<TInput, TOutput> fiber)
+    {
+        Debug.Assert(fiber.HasEnded && !fiber.HasRun, "only an ended fiber that never ran is forgotten");
+        fiber.MarkAdmissionFailed();
+        lock (_lock)
+        {
+            if (_live.TryGetValue(fiber.Id, out var live) && ReferenceEquals(live, fiber))
+            {
+                _live.Remove(fiber.Id);
+            }
+
+            if (_retained.TryGetValue(fiber.Id, out var retained) && ReferenceEquals(retained, fiber))
+            {
+                _retained.Remove(fiber.Id);
+                if (fiber.RetentionNode is { } node)
+                {
+                    _retentionOrder.Remove(node);
+                    fiber.RetentionNode = null;
+                }
+            }
+        }
     }
 
     private void PruneRetentionLocked()

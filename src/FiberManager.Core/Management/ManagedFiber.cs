@@ -56,7 +56,6 @@ internal sealed class ManagedFiber<TInput, TOutput> : IFiberObserver
     private int _restarts;
     private string? _lastError;
     private long _outputs;
-    private ulong _inputSequence;
     private long _inputsAccepted;
     private SubmitIdMemory? _submitIds;
 
@@ -182,6 +181,15 @@ internal sealed class ManagedFiber<TInput, TOutput> : IFiberObserver
             {
                 return _admissionFailed;
             }
+        }
+    }
+
+    /// <summary>Records that the Start that created the fiber failed (see <see cref="AdmissionFailed"/>).</summary>
+    public void MarkAdmissionFailed()
+    {
+        lock (_lock)
+        {
+            _admissionFailed = true;
         }
     }
 
@@ -355,11 +363,11 @@ internal sealed class ManagedFiber<TInput, TOutput> : IFiberObserver
                 throw new FiberManagerException(FiberErrorCode.Paused, $"Fiber '{Id}' is paused and does not accept input while paused.", Id);
             }
 
-            // A sequence number is used up only by an input that is accepted (or waits for room).
-            sequence = _inputSequence + 1;
-            if (Input.TryWrite(input))
+            // The sequence is the input's position in the queue's history, taken when it enters the
+            // queue: only accepted inputs use one up, so they are numbered 1, 2, 3... without holes
+            // (a Submit rejected, or given up while waiting for room, takes none).
+            if (Input.TryWrite(input, out sequence))
             {
-                _inputSequence = sequence;
                 Accepted(submitId, sequence);
                 return new ValueTask<SubmitResult>(new SubmitResult(sequence, Input.Count, Duplicate: false));
             }
@@ -374,19 +382,17 @@ internal sealed class ManagedFiber<TInput, TOutput> : IFiberObserver
                     Id,
                     new Dictionary<string, string> { ["queue_depth"] = depth, ["capacity"] = Input.Capacity.ToString(System.Globalization.CultureInfo.InvariantCulture) });
             }
-
-            // Reserved for the write that waits for room (left unused if that wait is cancelled).
-            _inputSequence = sequence;
         }
 
-        return WriteWhenRoomAsync(input, submitId, sequence, cancellationToken);
+        return WriteWhenRoomAsync(input, submitId, cancellationToken);
     }
 
-    private async ValueTask<SubmitResult> WriteWhenRoomAsync(TInput input, string? submitId, ulong sequence, CancellationToken cancellationToken)
+    private async ValueTask<SubmitResult> WriteWhenRoomAsync(TInput input, string? submitId, CancellationToken cancellationToken)
     {
+        ulong sequence;
         try
         {
-            await Input.WriteAsync(input, cancellationToken).ConfigureAwait(false);
+            sequence = await Input.WriteAsync(input, cancellationToken).ConfigureAwait(false);
         }
         catch (System.Threading.Channels.ChannelClosedException)
         {
@@ -429,9 +435,20 @@ internal sealed class ManagedFiber<TInput, TOutput> : IFiberObserver
         lock (_lock)
         {
             ThrowIfEndedLocked();
-            if (Input.Resume() && !_pending && !_backingOff)
+
+            // The gate only changes under this lock, so it is still paused below. The status event
+            // goes out before the gate opens: a subscriber sees PAUSED -> RUNNING before any output
+            // of an input handed out after the resume (the workflow publishes without this lock).
+            if (Input.IsPaused)
             {
-                PublishStatusLocked(ManagedFiberStatus.Paused, ManagedFiberStatus.Running);
+                if (!_pending && !_backingOff)
+                {
+                    PublishStatusLocked(ManagedFiberStatus.Paused, ManagedFiberStatus.Running);
+                }
+
+                var resumed = Input.Resume();
+                Debug.Assert(resumed, "only the fiber's Pause and Resume move the gate, under the fiber's lock");
+                _manager.AfterResumeForTesting?.Invoke(Id);
             }
 
             return SnapshotLocked();

@@ -270,6 +270,24 @@ public sealed class StartTests : ManagerTestBase
     }
 
     [Fact]
+    public async Task Start_AdmissionWaitEndedByShutdown_ThrowsShuttingDownAndLeavesNothingRegistered()
+    {
+        var manager = NewManager(o => o.MaxConcurrentFibers = 1);
+        await manager.StartAsync("running", "probe", new ProbeWorkflow()).DefaultTimeout();
+        var waiting = new ProbeWorkflow();
+        var start = manager.StartAsync("waiting", "probe", waiting, new StartOptions { Admission = AdmissionMode.Wait });
+        await TestTimeouts.UntilAsync(() => manager.GetStatistics().PermitWaiters == 1, "the start waits for a permit");
+
+        await manager.DisposeAsync().DefaultTimeout();
+
+        await ThrowsCodeAsync(FiberErrorCode.ShuttingDown, () => start);
+        ThrowsCode(FiberErrorCode.NotFound, () => manager.GetStatus("waiting"));
+        Assert.Equal(["running"], manager.List().Fibers.Select(f => f.FiberId));
+        Assert.Equal(0, waiting.Runs);
+        manager.AssertSettled(0);
+    }
+
+    [Fact]
     public async Task Start_AdmissionWaitTimesOut_ThrowsConcurrencyLimitReachedAndEndsThePendingFiber()
     {
         var manager = NewManager(o => o.MaxConcurrentFibers = 1);
