@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Text;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -41,6 +40,7 @@ public sealed partial class FiberSupervisor<TInput, TOutput> : IAsyncDisposable
     private readonly Dictionary<string, ManagedFiber<TInput, TOutput>> _retained = new(StringComparer.Ordinal);
     private readonly LinkedList<ManagedFiber<TInput, TOutput>> _retentionOrder = new();
     private readonly PermitPool _permits;
+    private readonly PageTokens _pageTokens = new();
     private readonly FiberRuntime _runtime;
     private readonly FiberScope _scope;
     private Task? _shutdown;
@@ -290,7 +290,13 @@ public sealed partial class FiberSupervisor<TInput, TOutput> : IAsyncDisposable
     public FiberSubscription<TOutput> Subscribe(string fiberId, ulong afterSequence = 0) =>
         SubscribeObserved(Find(fiberId), afterSequence);
 
-    /// <summary>Lists fibers (live and retained) matching <paramref name="query"/>, ordered by id, one page at a time.</summary>
+    /// <summary>
+    /// Lists fibers (live and retained) matching <paramref name="query"/>, ordered by id, one page
+    /// at a time. A page token is bound to the filters it was issued for (statuses, workflow,
+    /// labels; the page size may change) and to this manager: reused with other filters, altered,
+    /// or issued by another manager, it is refused with InvalidArgument.
+    /// </summary>
+    /// <exception cref="FiberManagerException">InvalidArgument: a negative page size, or a page token that is not valid for this query.</exception>
     /// <example><code>var page = manager.List(new FiberQuery { Statuses = [ManagedFiberStatus.Paused], PageSize = 50 });</code></example>
     public FiberPage List(FiberQuery? query = null)
     {
@@ -301,7 +307,7 @@ public sealed partial class FiberSupervisor<TInput, TOutput> : IAsyncDisposable
         }
 
         var pageSize = Math.Min(query.PageSize == 0 ? DefaultPageSize : query.PageSize, Options.MaxPageSize);
-        var after = DecodePageToken(query.PageToken);
+        var after = _pageTokens.Decode(query.PageToken, query);
         List<ManagedFiber<TInput, TOutput>> all;
         lock (_lock)
         {
@@ -346,7 +352,7 @@ public sealed partial class FiberSupervisor<TInput, TOutput> : IAsyncDisposable
         }
 
         var page = matching.Skip(start).Take(pageSize).ToList();
-        var next = start + page.Count < matching.Count ? EncodePageToken(page[^1].FiberId) : string.Empty;
+        var next = start + page.Count < matching.Count ? _pageTokens.Encode(page[^1].FiberId, query) : string.Empty;
         return new FiberPage(page, next, matching.Count);
     }
 
@@ -653,29 +659,4 @@ public sealed partial class FiberSupervisor<TInput, TOutput> : IAsyncDisposable
             $"Concurrency limit reached: {why}.",
             fiberId,
             new Dictionary<string, string> { ["max_concurrent_fibers"] = _permits.Limit.ToString(System.Globalization.CultureInfo.InvariantCulture) });
-
-    private static string EncodePageToken(string lastId) => Convert.ToBase64String(Encoding.UTF8.GetBytes("after:" + lastId));
-
-    private static string? DecodePageToken(string? token)
-    {
-        if (string.IsNullOrEmpty(token))
-        {
-            return null;
-        }
-
-        try
-        {
-            var text = Encoding.UTF8.GetString(Convert.FromBase64String(token));
-            if (text.StartsWith("after:", StringComparison.Ordinal) && FiberId.IsValid(text[6..]))
-            {
-                return text[6..];
-            }
-        }
-        catch (FormatException)
-        {
-            // reported below
-        }
-
-        throw FiberManagerException.InvalidArgument("The page token is not one this server issued.", "page_token");
-    }
 }
