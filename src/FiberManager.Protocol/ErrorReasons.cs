@@ -33,6 +33,13 @@ public static class ErrorReasons
     /// <summary>Submit with the REJECT queue-full policy on a full input queue. RESOURCE_EXHAUSTED.</summary>
     public const string InputQueueFull = "INPUT_QUEUE_FULL";
 
+    /// <summary>
+    /// Submit with an input larger than the server's input limit (<c>FiberManager:Server:MaxInputSize</c>;
+    /// by default the message size limit less room for the event that carries an output). INVALID_ARGUMENT:
+    /// it depends on the request alone, so a retry of the same input never succeeds.
+    /// </summary>
+    public const string InputTooLarge = "INPUT_TOO_LARGE";
+
     /// <summary>A fiber id that is empty, longer than 128 or uses other characters than <c>A-Z a-z 0-9 . _ : -</c>. INVALID_ARGUMENT.</summary>
     public const string InvalidFiberId = "INVALID_FIBER_ID";
 
@@ -63,6 +70,7 @@ public static class ErrorReasons
         FiberEnded,
         ConcurrencyLimitReached,
         InputQueueFull,
+        InputTooLarge,
         InvalidFiberId,
         InvalidArgument,
         WorkflowNotFound,
@@ -92,6 +100,12 @@ public static class ErrorMetadataKeys
 
     /// <summary>The manager's concurrency limit when the error happened.</summary>
     public const string MaxConcurrentFibers = "max_concurrent_fibers";
+
+    /// <summary>The size in bytes of the input a Submit carried, on INPUT_TOO_LARGE.</summary>
+    public const string InputSize = "input_size";
+
+    /// <summary>The largest input in bytes the server accepts, on INPUT_TOO_LARGE.</summary>
+    public const string MaxInputSize = "max_input_size";
 
     /// <summary>The fiber's last event sequence number.</summary>
     public const string LastSequence = "last_sequence";
