@@ -39,6 +39,7 @@ public sealed partial class FiberSupervisor<TInput, TOutput> : IAsyncDisposable
     private readonly Dictionary<string, ManagedFiber<TInput, TOutput>> _live = new(StringComparer.Ordinal);
     private readonly Dictionary<string, ManagedFiber<TInput, TOutput>> _retained = new(StringComparer.Ordinal);
     private readonly LinkedList<ManagedFiber<TInput, TOutput>> _retentionOrder = new();
+    private readonly HashSet<ManagedFiber<TInput, TOutput>> _replaced = [];
     private readonly PermitPool _permits;
     private readonly PageTokens _pageTokens = new();
     private readonly FiberRuntime _runtime;
@@ -144,10 +145,21 @@ public sealed partial class FiberSupervisor<TInput, TOutput> : IAsyncDisposable
                     return new StartResult(ended.Snapshot(), Created: false);
                 }
 
-                if (toReplace is null && ending is null)
+                if (ending is null)
                 {
                     fiber = new ManagedFiber<TInput, TOutput>(this, fiberId, workflowName, workflow, options, inputCapacity);
-                    if (_permits.TryAcquire())
+                    if (toReplace is not null)
+                    {
+                        // The new fiber is stored before the old one is interrupted (the FiberMap
+                        // rule), so the id never resolves to an ended fiber or to nothing: it is
+                        // Pending (inputs are buffered, subscribers and status see it) and is
+                        // admitted once every fiber it replaces has ended, so that one id never
+                        // runs two workflows at once.
+                        fiber.SetAwaitingPredecessors(toReplace.PredecessorsEnded is { } earlier ? Task.WhenAll(toReplace.Ended, earlier) : toReplace.Ended);
+                        _pending++;
+                        _replaced.Add(toReplace);
+                    }
+                    else if (_permits.TryAcquire())
                     {
                         hasPermit = true;
                     }
@@ -170,7 +182,7 @@ public sealed partial class FiberSupervisor<TInput, TOutput> : IAsyncDisposable
                 }
                 else
                 {
-                    fiber = (toReplace ?? ending)!;
+                    fiber = ending;
                 }
             }
 
@@ -183,8 +195,15 @@ public sealed partial class FiberSupervisor<TInput, TOutput> : IAsyncDisposable
             if (toReplace is not null)
             {
                 Log.FiberReplacing(fiberId);
-                await toReplace.InterruptAsync(Options.InterruptGracePeriod, "replace").WaitAsync(cancellationToken).ConfigureAwait(false);
-                continue; // the old one is in retention now; register the new one
+                _ = toReplace.InterruptAsync(Options.InterruptGracePeriod, "replace");
+                switch (await AdmitReplacementAsync(fiber, options, cancellationToken).ConfigureAwait(false))
+                {
+                    case ReplacementAdmission.Ended:
+                        return await EndedBeforeAdmissionAsync(fiber).ConfigureAwait(false);
+                    case ReplacementAdmission.HasPermit:
+                        OnPermitGranted(fiber); // it was counted as pending
+                        return new StartResult(fiber.Snapshot(), Created: true);
+                }
             }
 
             if (hasPermit)
@@ -220,17 +239,96 @@ public sealed partial class FiberSupervisor<TInput, TOutput> : IAsyncDisposable
                 throw ConcurrencyLimitReached(fiberId, $"no permit freed within {timeout}");
             }
 
-            if (!fiber.HasRun && IsShuttingDown)
+            return fiber.HasRun ? new StartResult(fiber.Snapshot(), Created: true) : await EndedBeforeAdmissionAsync(fiber).ConfigureAwait(false);
+        }
+    }
+
+    private enum ReplacementAdmission
+    {
+        /// <summary>It holds a permit: start it.</summary>
+        HasPermit,
+
+        /// <summary>It waits for a permit (its waiter is set): observe it.</summary>
+        Waiting,
+
+        /// <summary>It was interrupted (or replaced, or shut down) before it was admitted.</summary>
+        Ended,
+    }
+
+    /// <summary>
+    /// Waits until every fiber <paramref name="fiber"/> replaces has ended, then admits it like a
+    /// new fiber: a free permit, or <see cref="AdmissionMode.Reject"/> (it ends, and the Start
+    /// fails), or a place in the permit queue.
+    /// </summary>
+    private async Task<ReplacementAdmission> AdmitReplacementAsync(ManagedFiber<TInput, TOutput> fiber, StartOptions options, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await fiber.PredecessorsEnded!.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            await fiber.TryCancelAwaitingAsync("start cancelled").ConfigureAwait(false);
+            throw;
+        }
+
+        PermitPool.Waiter? waiter = null;
+        lock (_lock)
+        {
+            if (!fiber.IsAwaitingAdmission)
             {
-                // Shutdown ended it while it waited for its permit: it never ran, so this Start
-                // did not create anything; fail it, and leave no trace of the fiber.
-                await fiber.Ended.ConfigureAwait(false);
-                Forget(fiber);
-                throw FiberManagerException.ShuttingDown();
+                return ReplacementAdmission.Ended;
             }
 
-            return new StartResult(fiber.Snapshot(), Created: true);
+            if (_permits.TryAcquire())
+            {
+                return ReplacementAdmission.HasPermit;
+            }
+
+            if (options.Admission != AdmissionMode.Reject)
+            {
+                waiter = _permits.Enqueue();
+                if (fiber.TrySetPermitWaiter(waiter))
+                {
+                    return ReplacementAdmission.Waiting;
+                }
+            }
         }
+
+        if (waiter is not null)
+        {
+            // Interrupted between the check and the waiter: hand back what it may have been granted.
+            if (!waiter.TryCancel())
+            {
+                ReleasePermit();
+            }
+
+            return ReplacementAdmission.Ended;
+        }
+
+        if (!await fiber.TryCancelAwaitingAsync("no permit").ConfigureAwait(false))
+        {
+            return ReplacementAdmission.Ended;
+        }
+
+        throw ConcurrencyLimitReached(fiber.Id, "no permit is free");
+    }
+
+    /// <summary>
+    /// The Start of a fiber that ended before it ran (interrupted, replaced, or shut down while it
+    /// waited for a permit or for the fiber it replaces): created, then ended; but when shutdown
+    /// ended it, this Start created nothing: it fails, and no trace of the fiber is left.
+    /// </summary>
+    private async Task<StartResult> EndedBeforeAdmissionAsync(ManagedFiber<TInput, TOutput> fiber)
+    {
+        await fiber.Ended.ConfigureAwait(false);
+        if (IsShuttingDown)
+        {
+            Forget(fiber);
+            throw FiberManagerException.ShuttingDown();
+        }
+
+        return new StartResult(fiber.Snapshot(), Created: true);
     }
 
     /// <summary>Offers one input to the fiber.</summary>
@@ -405,16 +503,25 @@ public sealed partial class FiberSupervisor<TInput, TOutput> : IAsyncDisposable
         var errors = new List<string>();
         lock (_lock)
         {
-            var holding = _live.Values.Count(f => f.HoldsPermit);
+            // Replaced fibers are out of the live map but still hold their permit until they end.
+            var holding = _live.Values.Count(f => f.HoldsPermit) + _replaced.Count(f => f.HoldsPermit);
             if (holding != _permits.InUse)
             {
                 errors.Add($"permits in use ({_permits.InUse}) != live fibers holding one ({holding})");
             }
 
-            var pending = _live.Values.Count(f => f.Status == ManagedFiberStatus.Pending);
+            var pending = _live.Values.Concat(_replaced).Count(f => f.Status == ManagedFiberStatus.Pending);
             if (pending != _pending)
             {
                 errors.Add($"pending counter ({_pending}) != pending fibers ({pending})");
+            }
+
+            foreach (var old in _replaced)
+            {
+                if (_live.TryGetValue(old.Id, out var successor) && successor.HasRun)
+                {
+                    errors.Add($"fiber {old.Id} runs its replacement before the replaced one ended");
+                }
             }
 
             foreach (var fiber in _retained.Values)
@@ -464,6 +571,7 @@ public sealed partial class FiberSupervisor<TInput, TOutput> : IAsyncDisposable
                 _live.Remove(fiber.Id);
             }
 
+            _replaced.Remove(fiber);
             if (fiber.LeavePendingCount())
             {
                 _pending--;
@@ -642,7 +750,7 @@ public sealed partial class FiberSupervisor<TInput, TOutput> : IAsyncDisposable
         ManagedFiber<TInput, TOutput>[] live;
         lock (_lock)
         {
-            live = [.. _live.Values];
+            live = [.. _live.Values, .. _replaced];
         }
 
         Log.ShuttingDown(live.Length);

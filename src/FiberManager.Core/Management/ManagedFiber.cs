@@ -216,6 +216,79 @@ internal sealed class ManagedFiber<TInput, TOutput> : IFiberObserver
         }
     }
 
+    /// <summary>
+    /// For a replacement: completes when every fiber it replaces has ended (null for a fiber that
+    /// replaced nothing). Set once, under the manager's lock, before the fiber is published.
+    /// </summary>
+    public Task? PredecessorsEnded { get; private set; }
+
+    /// <summary>
+    /// Marks a replacement Pending until <paramref name="predecessorsEnded"/> (no permit waiter yet:
+    /// the manager admits it then); called under the manager lock, before the fiber is stored.
+    /// </summary>
+    public void SetAwaitingPredecessors(Task predecessorsEnded)
+    {
+        PredecessorsEnded = predecessorsEnded;
+        lock (_lock)
+        {
+            _pending = true;
+            _countedPending = true;
+            _started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        }
+    }
+
+    /// <summary>True while a replacement still waits to be admitted: not interrupted, not ending, no permit asked for.</summary>
+    public bool IsAwaitingAdmission
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return AwaitingAdmissionLocked();
+            }
+        }
+    }
+
+    /// <summary>Gives a replacement awaiting admission its permit waiter; false when it was interrupted first.</summary>
+    public bool TrySetPermitWaiter(PermitPool.Waiter waiter)
+    {
+        lock (_lock)
+        {
+            if (!AwaitingAdmissionLocked())
+            {
+                return false;
+            }
+
+            _permitWaiter = waiter;
+            return true;
+        }
+    }
+
+    /// <summary>
+    /// Gives up on a replacement awaiting admission (its Start was cancelled, or found no permit):
+    /// true when it was still waiting and is now ended as Interrupted.
+    /// </summary>
+    public async Task<bool> TryCancelAwaitingAsync(string reason)
+    {
+        lock (_lock)
+        {
+            if (!AwaitingAdmissionLocked())
+            {
+                return false;
+            }
+
+            _interruptRequested = true;
+            _interruptReason = reason;
+            _admissionFailed = true;
+        }
+
+        await TerminateAsync(ManagedFiberStatus.Interrupted, null, abandoned: false).ConfigureAwait(false);
+        return true;
+    }
+
+    private bool AwaitingAdmissionLocked() =>
+        PredecessorsEnded is not null && _pending && _permitWaiter is null && _fiber is null && _terminating == 0 && !_interruptRequested;
+
     /// <summary>Starts the fiber when its permit is granted; the task completes when it started or ended.</summary>
     public Task ObservePermit()
     {
@@ -475,6 +548,7 @@ internal sealed class ManagedFiber<TInput, TOutput> : IFiberObserver
     {
         Fiber<Unit>? fiber;
         PermitPool.Waiter? waiter;
+        var awaitingAdmission = false;
         lock (_lock)
         {
             if (_terminating != 0 || _interruptRequested)
@@ -484,11 +558,19 @@ internal sealed class ManagedFiber<TInput, TOutput> : IFiberObserver
             }
             else
             {
+                awaitingAdmission = AwaitingAdmissionLocked();
                 _interruptRequested = true;
                 _interruptReason = reason;
                 fiber = _fiber;
                 waiter = _pending ? _permitWaiter : null;
             }
+        }
+
+        if (awaitingAdmission)
+        {
+            // A replacement still waiting for the fiber it replaces: it holds nothing and never ran.
+            await TerminateAsync(ManagedFiberStatus.Interrupted, null, abandoned: false).ConfigureAwait(false);
+            return;
         }
 
         if (waiter is not null && waiter.TryCancel())
