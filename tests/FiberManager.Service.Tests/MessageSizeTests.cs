@@ -1,7 +1,9 @@
+using System.Diagnostics.Metrics;
 using FiberManager.Client;
 using FiberManager.Protocol;
 using FiberManager.Protocol.V1;
 using FiberManager.Service.Hosting;
+using FiberManager.Service.Telemetry;
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
 
@@ -113,6 +115,19 @@ public sealed class MessageSizeTests(SmallMessagesFixture fixture) : IClassFixtu
     public async Task Subscribe_EventAboveTheMessageLimit_GapForItsSequenceThenTheStreamGoesOn()
     {
         var id = Ids.New("size-gap");
+        long tooLarge = 0;
+        using var listener = new MeterListener
+        {
+            InstrumentPublished = (instrument, l) =>
+            {
+                if (instrument.Meter.Name == ServiceTelemetryNames.SourceName && instrument.Name == ServiceTelemetryNames.SubscribeEventsTooLarge)
+                {
+                    l.EnableMeasurementEvents(instrument);
+                }
+            },
+        };
+        listener.SetMeasurementEventCallback<long>((_, value, _, _) => Interlocked.Add(ref tooLarge, value));
+        listener.Start();
         await Client.StartAsync(id, TestWorkflows.Doubles).DefaultTimeout();
         using var cts = new CancellationTokenSource(TestTimeouts.Default);
         await using var events = Client.SubscribeAsync(id, cancellationToken: cts.Token).GetAsyncEnumerator(cts.Token);
@@ -132,6 +147,7 @@ public sealed class MessageSizeTests(SmallMessagesFixture fixture) : IClassFixtu
 
         var status = await Client.GetStatusAsync(id).DefaultTimeout();
         Assert.Equal(2UL, status.OutputsPublished);
+        Assert.Equal(1, Interlocked.Read(ref tooLarge)); // counted before the gap was written
         await Client.InterruptAsync(id).DefaultTimeout();
     }
 
