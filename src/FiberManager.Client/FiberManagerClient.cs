@@ -29,11 +29,16 @@ public sealed class FiberManagerClient : IDisposable
     {
     }
 
-    /// <summary>A client with <paramref name="options"/> and its own connection pool.</summary>
+    /// <summary>
+    /// A client with <paramref name="options"/> and its own connection pool: TLS for an
+    /// <c>https</c> address (trusting <see cref="FiberManagerClientOptions.ServerCertificateAuthority"/>
+    /// when set), a client certificate for mutual TLS (<see cref="FiberManagerClientOptions.ClientCertificate"/>),
+    /// and an API key on every call (<see cref="FiberManagerClientOptions.ApiKey"/>).
+    /// </summary>
     public FiberManagerClient(FiberManagerClientOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
-        _channel = new GrpcChannel(GrpcChannel.CreateHttpClient(options.Address), ownsHttp: true, options);
+        _channel = new GrpcChannel(GrpcChannel.CreateHttpClient(options), ownsHttp: true, options);
     }
 
     /// <summary>A client over an existing <see cref="HttpClient"/> (its BaseAddress is the service; HTTP/2 is required).</summary>

@@ -15,34 +15,63 @@ namespace FiberManager.Client;
 /// </summary>
 internal sealed class GrpcChannel : IDisposable
 {
+    private const string AuthorizationHeader = "authorization";
     private static readonly MediaTypeHeaderValue s_grpcContentType = new(GrpcHeaders.ContentTypeGrpc);
     private readonly HttpClient _http;
     private readonly bool _ownsHttp;
     private readonly FiberManagerClientOptions _options;
     private readonly GrpcMessageReadOptions _readOptions;
+    private readonly string? _authorization;
 
     public GrpcChannel(HttpClient http, bool ownsHttp, FiberManagerClientOptions options)
     {
+        if (options.ApiKey is { } apiKey && (apiKey.Length == 0 || apiKey.Any(char.IsControl) || apiKey.Trim().Length != apiKey.Length))
+        {
+            throw new ArgumentException("The API key must be non-empty, without control characters or surrounding spaces.", nameof(options));
+        }
+
         _http = http;
         _ownsHttp = ownsHttp;
         _options = options;
+        _authorization = options.ApiKey is { } key ? "Bearer " + key : null;
         _readOptions = new GrpcMessageReadOptions { MaxMessageSize = options.MaxReceiveMessageSize };
     }
 
-    public static HttpClient CreateHttpClient(Uri address) => new(new SocketsHttpHandler
+    public static HttpClient CreateHttpClient(FiberManagerClientOptions options)
     {
-        EnableMultipleHttp2Connections = true,
-        PooledConnectionIdleTimeout = TimeSpan.FromMinutes(5),
-        KeepAlivePingDelay = TimeSpan.FromSeconds(60),
-        KeepAlivePingTimeout = TimeSpan.FromSeconds(30),
-        KeepAlivePingPolicy = HttpKeepAlivePingPolicy.WithActiveRequests,
-    })
-    {
-        BaseAddress = address,
-        Timeout = Timeout.InfiniteTimeSpan,
-        DefaultRequestVersion = HttpVersion.Version20,
-        DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact,
-    };
+        var handler = new SocketsHttpHandler
+        {
+            EnableMultipleHttp2Connections = true,
+            PooledConnectionIdleTimeout = TimeSpan.FromMinutes(5),
+            KeepAlivePingDelay = TimeSpan.FromSeconds(60),
+            KeepAlivePingTimeout = TimeSpan.FromSeconds(30),
+            KeepAlivePingPolicy = HttpKeepAlivePingPolicy.WithActiveRequests,
+        };
+        if (options.ClientCertificate is { } clientCertificate)
+        {
+            if (!clientCertificate.HasPrivateKey)
+            {
+                throw new ArgumentException("The client certificate needs its private key.", nameof(options));
+            }
+
+            // Present it whatever CA names the server lists in its request.
+            handler.SslOptions.ClientCertificates = [clientCertificate];
+            handler.SslOptions.LocalCertificateSelectionCallback = (_, _, _, _, _) => clientCertificate;
+        }
+
+        if (options.ServerCertificateAuthority is { } authority)
+        {
+            handler.SslOptions.RemoteCertificateValidationCallback = (_, certificate, _, errors) => ServerCertificateTrust.IsTrusted(certificate, errors, authority);
+        }
+
+        return new HttpClient(handler)
+        {
+            BaseAddress = options.Address,
+            Timeout = Timeout.InfiniteTimeSpan,
+            DefaultRequestVersion = HttpVersion.Version20,
+            DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact,
+        };
+    }
 
     public async Task<TResponse> UnaryAsync<TRequest, TResponse>(string method, TRequest request, MessageParser<TResponse> parser, GrpcCallOptions? options, CancellationToken cancellationToken)
         where TRequest : IMessage
@@ -105,6 +134,10 @@ internal sealed class GrpcChannel : IDisposable
         // A trailers-only response (the status, OK here, came in the headers: SendAsync threw
         // otherwise) carries no messages and no trailers: the stream is empty and has ended.
         var trailersOnly = response.Headers.Contains(GrpcHeaders.Status);
+
+        // Cancelling the call (its token or its deadline) resets the stream at once, not at the
+        // caller's next read: a caller that cancels and stops reading leaves nothing open on the server.
+        using var resetOnCancel = token.UnsafeRegister(static state => ((HttpResponseMessage)state!).Dispose(), response);
         using (response)
         await using (body.ConfigureAwait(false))
         {
@@ -115,9 +148,15 @@ internal sealed class GrpcChannel : IDisposable
                 {
                     message = await GrpcMessageFraming.ReadMessageAsync(body, parser, _readOptions, token).ConfigureAwait(false);
                 }
-                catch (OperationCanceledException) when (deadline?.IsCancellationRequested == true && !cancellationToken.IsCancellationRequested)
+                catch (Exception e) when (token.IsCancellationRequested && e is OperationCanceledException or IOException or ObjectDisposedException or HttpRequestException)
                 {
-                    throw new GrpcStatusException(GrpcStatusCode.DeadlineExceeded, $"The call did not complete within {timeout}.");
+                    // Cancelled: the read saw the token, or the stream the registration above reset under it.
+                    if (deadline?.IsCancellationRequested == true && !cancellationToken.IsCancellationRequested)
+                    {
+                        throw new GrpcStatusException(GrpcStatusCode.DeadlineExceeded, $"The call did not complete within {timeout}.");
+                    }
+
+                    throw new OperationCanceledException(e.Message, e, cancellationToken);
                 }
                 catch (IOException e) when (!token.IsCancellationRequested)
                 {
@@ -163,7 +202,15 @@ internal sealed class GrpcChannel : IDisposable
 
         foreach (var (name, value) in _options.DefaultHeaders)
         {
-            message.Headers.TryAddWithoutValidation(name, value);
+            if (_authorization is null || !name.Equals(AuthorizationHeader, StringComparison.OrdinalIgnoreCase))
+            {
+                message.Headers.TryAddWithoutValidation(name, value);
+            }
+        }
+
+        if (_authorization is not null && options?.Headers?.Keys.Any(static k => k.Equals(AuthorizationHeader, StringComparison.OrdinalIgnoreCase)) != true)
+        {
+            message.Headers.TryAddWithoutValidation(AuthorizationHeader, _authorization);
         }
 
         if (options?.Headers is { } headers)

@@ -40,6 +40,13 @@ public static class ErrorReasons
     /// </summary>
     public const string InputTooLarge = "INPUT_TOO_LARGE";
 
+    /// <summary>
+    /// Start by an API key that already holds its <c>MaxFibers</c> live fibers (metadata
+    /// <see cref="ErrorMetadataKeys.ApiKey"/>, <see cref="ErrorMetadataKeys.MaxFibers"/>,
+    /// <see cref="ErrorMetadataKeys.LiveFibers"/>). RESOURCE_EXHAUSTED.
+    /// </summary>
+    public const string ApiKeyFiberLimitReached = "API_KEY_FIBER_LIMIT_REACHED";
+
     /// <summary>A fiber id that is empty, longer than 128 or uses other characters than <c>A-Z a-z 0-9 . _ : -</c>. INVALID_ARGUMENT.</summary>
     public const string InvalidFiberId = "INVALID_FIBER_ID";
 
@@ -71,6 +78,7 @@ public static class ErrorReasons
         ConcurrencyLimitReached,
         InputQueueFull,
         InputTooLarge,
+        ApiKeyFiberLimitReached,
         InvalidFiberId,
         InvalidArgument,
         WorkflowNotFound,
@@ -112,4 +120,13 @@ public static class ErrorMetadataKeys
 
     /// <summary>The fiber's final status, on FIBER_ENDED.</summary>
     public const string Status = "status";
+
+    /// <summary>The name (never the secret) of the API key, on API_KEY_FIBER_LIMIT_REACHED.</summary>
+    public const string ApiKey = "api_key";
+
+    /// <summary>The key's limit of live fibers, on API_KEY_FIBER_LIMIT_REACHED.</summary>
+    public const string MaxFibers = "max_fibers";
+
+    /// <summary>The live fibers the key held when the Start was refused, on API_KEY_FIBER_LIMIT_REACHED.</summary>
+    public const string LiveFibers = "live_fibers";
 }

@@ -339,12 +339,13 @@ public partial class ChartCodeTests
                 }
 
                 string v = value;
-                if (name is "FiberManager__Server__CertificatePath" or "FiberManager__Server__CertificateKeyPathOrPassword" && v.StartsWith('/'))
+                if (name is "FiberManager__Server__CertificatePath" or "FiberManager__Server__CertificateKeyPathOrPassword" or "FiberManager__Server__ClientCertificateAuthorityPath" && v.StartsWith('/'))
                 {
-                    // The chart points at the mounted Secret; stand in a real PEM certificate and
-                    // key (the host loads them when it is built).
-                    v = Path.Combine(certificateDirectory, Path.GetFileName(v));
-                    await File.WriteAllTextAsync(v, name.EndsWith("CertificatePath", StringComparison.Ordinal) ? s_certificate.Value.CertificatePem : s_certificate.Value.KeyPem);
+                    // The chart points at the mounted Secrets; stand in a real PEM certificate and
+                    // key (the host loads them when it is built; the self-signed certificate also
+                    // serves as the client CA).
+                    v = Path.Combine(certificateDirectory, name.EndsWith("AuthorityPath", StringComparison.Ordinal) ? "client-ca-" + Path.GetFileName(v) : Path.GetFileName(v));
+                    await File.WriteAllTextAsync(v, name.EndsWith("KeyPathOrPassword", StringComparison.Ordinal) ? s_certificate.Value.KeyPem : s_certificate.Value.CertificatePem);
                 }
 
                 settings.Add((name.Replace("__", ":", StringComparison.Ordinal), v));

@@ -24,6 +24,9 @@ public class ChartGuardTests
         { "FiberManager: through extraEnv", ["--set", "extraEnv[0].name=fibermanager:Server:Url", "--set", "extraEnv[0].value=x"], "extraEnv.0.name" },
         { "TLS without a Secret", ["--set", "tls.enabled=true"], "tls.enabled needs tls.secretName" },
         { "TLS with both PEM key and PFX password", ["--set", "tls.enabled=true", "--set", "tls.secretName=s", "--set", "tls.pfxPasswordSecret.name=p", "--set", "tls.pfxPasswordSecret.key=k"], "not both" },
+        { "mTLS without TLS", ["--set", "tls.clientCertificateMode=Require", "--set", "tls.clientCa.secretName=ca"], "tls.clientCertificateMode Require needs tls.enabled" },
+        { "mTLS without a CA Secret", ["--set", "tls.enabled=true", "--set", "tls.secretName=s", "--set", "tls.clientCertificateMode=Allow"], "tls.clientCertificateMode Allow needs tls.clientCa.secretName" },
+        { "mTLS mode typo", ["--set", "tls.clientCertificateMode=required"], "tls.clientCertificateMode" },
         { "OTEL without an endpoint", ["--set", "otel.enabled=true"], "otel.enabled needs otel.endpoint" },
         { "OTEL protocol typo", ["--set", "otel.enabled=true", "--set", "otel.endpoint=http://c:4317", "--set", "otel.protocol=http"], "otel.protocol" },
         { "root allowed", ["--set", "podSecurityContext.runAsNonRoot=false"], "podSecurityContext.runAsNonRoot" },
@@ -63,5 +66,33 @@ public class ChartGuardTests
         var secretRef = env["FiberManager__Server__CertificateKeyPathOrPassword"].GetProperty("valueFrom").GetProperty("secretKeyRef");
         Assert.Equal("pfx", secretRef.GetProperty("name").GetString());
         Assert.Equal("password", secretRef.GetProperty("key").GetString());
+    }
+
+    [Fact]
+    public async Task Template_MutualTls_MountsTheClientCaAndSetsBothOptions()
+    {
+        var documents = await HelmChart.RenderDocumentsAsync(["--values", Path.Combine(Tools.ChartDirectory, "ci", "mtls-values.yaml")]);
+
+        var pod = documents.Single(d => d.GetProperty("kind").GetString() == "Deployment").GetProperty("spec").GetProperty("template").GetProperty("spec");
+        var container = pod.GetProperty("containers")[0];
+        var env = container.GetProperty("env").EnumerateArray().ToDictionary(e => e.GetProperty("name").GetString()!);
+        Assert.Equal("Require", env["FiberManager__Server__ClientCertificateMode"].GetProperty("value").GetString());
+        Assert.Equal("/etc/fibermanager/client-ca/ca.crt", env["FiberManager__Server__ClientCertificateAuthorityPath"].GetProperty("value").GetString());
+        var mount = container.GetProperty("volumeMounts").EnumerateArray().Single(m => m.GetProperty("name").GetString() == "client-ca");
+        Assert.Equal("/etc/fibermanager/client-ca", mount.GetProperty("mountPath").GetString());
+        Assert.True(mount.GetProperty("readOnly").GetBoolean());
+        var volume = pod.GetProperty("volumes").EnumerateArray().Single(v => v.GetProperty("name").GetString() == "client-ca");
+        Assert.Equal("fibermanager-client-ca", volume.GetProperty("secret").GetProperty("secretName").GetString());
+    }
+
+    [Fact]
+    public async Task Template_TlsWithoutClientCertificates_RendersNoMtlsOptions()
+    {
+        var documents = await HelmChart.RenderDocumentsAsync(["--values", Path.Combine(Tools.ChartDirectory, "ci", "tls-values.yaml")]);
+
+        var pod = documents.Single(d => d.GetProperty("kind").GetString() == "Deployment").GetProperty("spec").GetProperty("template").GetProperty("spec");
+        var names = pod.GetProperty("containers")[0].GetProperty("env").EnumerateArray().Select(e => e.GetProperty("name").GetString()!).ToList();
+        Assert.DoesNotContain("FiberManager__Server__ClientCertificateMode", names);
+        Assert.DoesNotContain(pod.GetProperty("volumes").EnumerateArray(), v => v.GetProperty("name").GetString() == "client-ca");
     }
 }

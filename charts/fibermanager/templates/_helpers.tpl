@@ -157,6 +157,14 @@ Checks that values are consistent; fails the render with a message naming the va
 {{- fail "set tls.keyFile (PEM) or tls.pfxPasswordSecret (PFX), not both" }}
 {{- end }}
 {{- end }}
+{{- if ne $v.tls.clientCertificateMode "None" }}
+{{- if not $v.tls.enabled }}
+{{- fail (printf "tls.clientCertificateMode %s needs tls.enabled (client certificates are asked for in the TLS handshake)" $v.tls.clientCertificateMode) }}
+{{- end }}
+{{- if not $v.tls.clientCa.secretName }}
+{{- fail (printf "tls.clientCertificateMode %s needs tls.clientCa.secretName (a Secret with the PEM certificate of the CA that issues client certificates)" $v.tls.clientCertificateMode) }}
+{{- end }}
+{{- end }}
 {{- if and $v.podDisruptionBudget.enabled (include "fibermanager.isUnset" $v.podDisruptionBudget.maxUnavailable) (include "fibermanager.isUnset" $v.podDisruptionBudget.minAvailable) }}
 {{- fail "podDisruptionBudget.enabled needs maxUnavailable or minAvailable" }}
 {{- end }}

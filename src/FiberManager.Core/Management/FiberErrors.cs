@@ -29,6 +29,9 @@ public enum FiberErrorCode
 
     /// <summary>The manager is shutting down and admits nothing.</summary>
     ShuttingDown,
+
+    /// <summary>The Start's owner already holds <see cref="StartOptions.MaxFibersPerOwner"/> live fibers.</summary>
+    OwnerFiberLimitReached,
 }
 
 /// <summary>The one exception type manager operations throw for expected failures.</summary>

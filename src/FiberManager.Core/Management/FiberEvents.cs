@@ -114,6 +114,9 @@ public sealed record FiberInfo
 
     /// <summary>The idempotency key of the Start that created it.</summary>
     public string? RequestId { get; init; }
+
+    /// <summary>The owner the Start that created it named (<see cref="StartOptions.Owner"/>).</summary>
+    public string? Owner { get; init; }
 }
 
 /// <summary>The result of Start.</summary>

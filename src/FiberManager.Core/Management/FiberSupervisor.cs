@@ -15,7 +15,9 @@ namespace FiberManager.Core.Management;
 /// Invariants (checked by <see cref="CheckInvariants"/>, which the stress tests call): permits in
 /// use equal the live fibers holding one; a paused fiber hands out no input; every accepted
 /// input is handed to the workflow or reported as unprocessed in the terminated event; an id
-/// maps to at most one live fiber. Lock order: manager lock, then a fiber's lock.
+/// maps to at most one live fiber; an owner's count equals its registered fibers that have not
+/// ended, and never exceeds the limit the Starts that registered them named. Lock order:
+/// manager lock, then a fiber's lock.
 /// </remarks>
 /// <example><code>
 /// await using var manager = new FiberSupervisor&lt;string, string&gt;(new FiberManagerOptions { MaxConcurrentFibers = 100 });
@@ -40,6 +42,7 @@ public sealed partial class FiberSupervisor<TInput, TOutput> : IAsyncDisposable
     private readonly Dictionary<string, ManagedFiber<TInput, TOutput>> _retained = new(StringComparer.Ordinal);
     private readonly LinkedList<ManagedFiber<TInput, TOutput>> _retentionOrder = new();
     private readonly HashSet<ManagedFiber<TInput, TOutput>> _replaced = [];
+    private readonly Dictionary<string, int> _fibersByOwner = new(StringComparer.Ordinal);
     private readonly PermitPool _permits;
     private readonly PageTokens _pageTokens = new();
     private readonly FiberRuntime _runtime;
@@ -147,9 +150,14 @@ public sealed partial class FiberSupervisor<TInput, TOutput> : IAsyncDisposable
 
                 if (ending is null)
                 {
+                    // Before anything is interrupted: a replacement the owner may not hold must not
+                    // cost the fiber it would replace (whose slot it takes).
+                    ThrowIfOwnerAtLimitLocked(fiberId, options, replacing: toReplace);
                     fiber = new ManagedFiber<TInput, TOutput>(this, fiberId, workflowName, workflow, options, inputCapacity);
                     if (toReplace is not null)
                     {
+                        // The replaced fiber leaves its owner's count now: its slot goes to the new one.
+                        ReleaseOwnerLocked(toReplace);
                         // The new fiber is stored before the old one is interrupted (the FiberMap
                         // rule), so the id never resolves to an ended fiber or to nothing: it is
                         // Pending (inputs are buffered, subscribers and status see it) and is
@@ -179,6 +187,7 @@ public sealed partial class FiberSupervisor<TInput, TOutput> : IAsyncDisposable
                     }
 
                     _live[fiberId] = fiber;
+                    CountForOwnerLocked(fiber);
                 }
                 else
                 {
@@ -467,6 +476,17 @@ public sealed partial class FiberSupervisor<TInput, TOutput> : IAsyncDisposable
         Log.ConcurrencyLimitChanged(maxConcurrentFibers);
     }
 
+    /// <summary>The live (not ended) fibers started with <see cref="StartOptions.Owner"/> = <paramref name="owner"/>.</summary>
+    /// <example><code>int mine = manager.CountOwnedFibers("billing-service");</code></example>
+    public int CountOwnedFibers(string owner)
+    {
+        ArgumentNullException.ThrowIfNull(owner);
+        lock (_lock)
+        {
+            return _fibersByOwner.GetValueOrDefault(owner);
+        }
+    }
+
     /// <summary>Counters of the manager as a whole.</summary>
     public FiberManagerStatistics GetStatistics()
     {
@@ -532,6 +552,35 @@ public sealed partial class FiberSupervisor<TInput, TOutput> : IAsyncDisposable
                 }
             }
 
+            var counted = new Dictionary<string, int>(StringComparer.Ordinal);
+            foreach (var fiber in _live.Values.Concat(_retained.Values).Distinct())
+            {
+                if (fiber.CountsForOwner)
+                {
+                    counted[fiber.Owner!] = counted.GetValueOrDefault(fiber.Owner!) + 1;
+                    if (fiber.HasEnded && _retained.ContainsKey(fiber.Id) && ReferenceEquals(_retained[fiber.Id], fiber))
+                    {
+                        errors.Add($"retained fiber {fiber.Id} still counts for owner {fiber.Owner}");
+                    }
+                }
+            }
+
+            foreach (var (owner, count) in _fibersByOwner)
+            {
+                if (count <= 0 || counted.GetValueOrDefault(owner) != count)
+                {
+                    errors.Add($"owner {owner} is counted {count} live fibers, holds {counted.GetValueOrDefault(owner)}");
+                }
+            }
+
+            foreach (var (owner, count) in counted)
+            {
+                if (!_fibersByOwner.ContainsKey(owner))
+                {
+                    errors.Add($"owner {owner} holds {count} counted fibers but has no count");
+                }
+            }
+
             if (_retained.Count > Options.RetentionMaxCount)
             {
                 errors.Add($"retained {_retained.Count} > {Options.RetentionMaxCount}");
@@ -545,6 +594,39 @@ public sealed partial class FiberSupervisor<TInput, TOutput> : IAsyncDisposable
     }
 
     internal void ReleasePermit() => _permits.Release();
+
+    /// <summary>Takes an ended fiber out of its owner's count; only the first call for a fiber counts.</summary>
+    internal void ReleaseOwner(ManagedFiber<TInput, TOutput> fiber)
+    {
+        if (fiber.Owner is null)
+        {
+            return;
+        }
+
+        lock (_lock)
+        {
+            ReleaseOwnerLocked(fiber);
+        }
+    }
+
+    private void ReleaseOwnerLocked(ManagedFiber<TInput, TOutput> fiber)
+    {
+        if (fiber.Owner is null || !fiber.LeaveOwnerCount())
+        {
+            return;
+        }
+
+        var count = _fibersByOwner[fiber.Owner] - 1;
+        Debug.Assert(count >= 0, "an owner's count never goes negative");
+        if (count == 0)
+        {
+            _fibersByOwner.Remove(fiber.Owner);
+        }
+        else
+        {
+            _fibersByOwner[fiber.Owner] = count;
+        }
+    }
 
     internal void CountAbandoned() => Interlocked.Increment(ref _abandoned);
 
@@ -589,6 +671,43 @@ public sealed partial class FiberSupervisor<TInput, TOutput> : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Refuses a Start whose owner already holds its limit of live fibers. A fiber the Start would
+    /// replace does not count when the same owner holds it (it ends before the new one registers).
+    /// </summary>
+    private void ThrowIfOwnerAtLimitLocked(string fiberId, StartOptions options, ManagedFiber<TInput, TOutput>? replacing)
+    {
+        if (options.Owner is not { } owner || options.MaxFibersPerOwner <= 0)
+        {
+            return;
+        }
+
+        var live = _fibersByOwner.GetValueOrDefault(owner);
+        var freed = replacing is not null && replacing.Owner == owner && replacing.CountsForOwner ? 1 : 0;
+        if (live - freed >= options.MaxFibersPerOwner)
+        {
+            throw new FiberManagerException(
+                FiberErrorCode.OwnerFiberLimitReached,
+                $"'{owner}' already holds {live} live fibers, its limit is {options.MaxFibersPerOwner}: interrupt one or wait for one to end.",
+                fiberId,
+                new Dictionary<string, string>
+                {
+                    ["owner"] = owner,
+                    ["max_fibers"] = options.MaxFibersPerOwner.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                    ["live_fibers"] = live.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                });
+        }
+    }
+
+    private void CountForOwnerLocked(ManagedFiber<TInput, TOutput> fiber)
+    {
+        if (fiber.Owner is { } owner)
+        {
+            _fibersByOwner[owner] = _fibersByOwner.GetValueOrDefault(owner) + 1;
+            fiber.MarkCountedForOwner();
+        }
+    }
+
     private int ValidateStart(string workflowName, StartOptions options)
     {
         if (string.IsNullOrWhiteSpace(workflowName))
@@ -621,6 +740,11 @@ public sealed partial class FiberSupervisor<TInput, TOutput> : IAsyncDisposable
                     throw FiberManagerException.InvalidArgument("Label keys must be 1-63 characters and values at most 256, without control characters.", "labels");
                 }
             }
+        }
+
+        if (options.MaxFibersPerOwner < 0)
+        {
+            throw FiberManagerException.InvalidArgument($"The per-owner fiber limit must not be negative (got {options.MaxFibersPerOwner}).", "max_fibers_per_owner");
         }
 
         if (options.RequestId is { Length: > 128 })

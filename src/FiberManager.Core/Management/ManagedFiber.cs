@@ -49,6 +49,7 @@ internal sealed class ManagedFiber<TInput, TOutput> : IFiberObserver
     private bool _interruptRequested;
     private string? _interruptReason;
     private int _terminating;
+    private int _ownerCounted;
     private ManagedFiberStatus _finalStatus;
     private FiberTermination? _termination;
     private DateTimeOffset? _startedAt;
@@ -74,6 +75,7 @@ internal sealed class ManagedFiber<TInput, TOutput> : IFiberObserver
         Args = options.Args;
         Labels = options.Labels is { Count: > 0 } labels ? new Dictionary<string, string>(labels) : s_noLabels;
         RequestId = options.RequestId;
+        Owner = options.Owner;
         _restart = options.Restart ?? RestartPolicy.Never;
         _bufferWhilePaused = options.BufferWhilePaused;
         CreatedAt = manager.TimeProvider.GetUtcNow();
@@ -92,6 +94,12 @@ internal sealed class ManagedFiber<TInput, TOutput> : IFiberObserver
     public IReadOnlyDictionary<string, string> Labels { get; }
 
     public string? RequestId { get; }
+
+    /// <summary>Who started it (<see cref="StartOptions.Owner"/>); null when not counted per owner.</summary>
+    public string? Owner { get; }
+
+    /// <summary>True while the fiber counts towards its owner's live fibers (for the manager's invariant check).</summary>
+    public bool CountsForOwner => Volatile.Read(ref _ownerCounted) == 1;
 
     public DateTimeOffset CreatedAt { get; }
 
@@ -203,6 +211,16 @@ internal sealed class ManagedFiber<TInput, TOutput> : IFiberObserver
             }
         }
     }
+
+    /// <summary>Records that the manager counted the fiber for its owner; called under the manager lock when it is registered.</summary>
+    public void MarkCountedForOwner()
+    {
+        Debug.Assert(Owner is not null, "only an owned fiber is counted");
+        Volatile.Write(ref _ownerCounted, 1);
+    }
+
+    /// <summary>True exactly once for a fiber counted for its owner: the caller uncounts it.</summary>
+    public bool LeaveOwnerCount() => Interlocked.Exchange(ref _ownerCounted, 0) == 1;
 
     /// <summary>Marks the fiber Pending on <paramref name="waiter"/>; called under the manager lock.</summary>
     public void SetPending(PermitPool.Waiter waiter)
@@ -729,6 +747,10 @@ internal sealed class ManagedFiber<TInput, TOutput> : IFiberObserver
             _termination = termination;
         }
 
+        // The fiber has ended: it stops counting for its owner now, before its terminated event
+        // is published, so a client that has seen that event can start another one at once.
+        _manager.ReleaseOwner(this);
+
         _manager.Metrics.Terminated(WorkflowName, status, abandoned);
         await RunTerminateHookAsync(termination).ConfigureAwait(false);
 
@@ -795,6 +817,7 @@ internal sealed class ManagedFiber<TInput, TOutput> : IFiberObserver
         LastSequence = Hub.LastSequence,
         Paused = Input.IsPaused,
         RequestId = RequestId,
+        Owner = Owner,
     };
 
     private ManagedFiberStatus StatusLocked() =>

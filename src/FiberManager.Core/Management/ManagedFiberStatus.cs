@@ -152,4 +152,18 @@ public sealed record StartOptions
 
     /// <summary>Workflow arguments, handed to the workflow as <see cref="WorkflowContext{TInput, TOutput}.Args"/>.</summary>
     public object? Args { get; init; }
+
+    /// <summary>
+    /// Who starts the fiber (for example the name of the caller's API key). The manager counts
+    /// each owner's live fibers, from registration until the fiber ends; null: not counted.
+    /// </summary>
+    public string? Owner { get; init; }
+
+    /// <summary>
+    /// The most live fibers <see cref="Owner"/> may hold (0, the default: no limit). A Start that
+    /// would create one more fails with <see cref="FiberErrorCode.OwnerFiberLimitReached"/>;
+    /// returning an existing fiber (use existing, a retried request id) creates none and always
+    /// succeeds.
+    /// </summary>
+    public int MaxFibersPerOwner { get; init; }
 }

@@ -22,12 +22,12 @@ internal sealed class ApiKeyAuthenticator : IDisposable
     private const string BearerPrefix = "Bearer ";
     private const string ApiKeyHeader = "x-api-key";
 
-    private readonly (byte[] Digest, string Name, ApiKeyPermissions Permissions)[] _keys;
+    private readonly (byte[] Digest, ApiKeyCaller Caller)[] _keys;
     private readonly PartitionedRateLimiter<string>? _limiter;
 
     public ApiKeyAuthenticator(SecurityOptions options)
     {
-        _keys = [.. options.ApiKeys.Select(k => (Digest(k.Key), k.Name, k.Permissions))];
+        _keys = [.. options.ApiKeys.Select(k => (Digest(k.Key), new ApiKeyCaller(k.Name, k.Permissions, k.MaxFibers)))];
         var rate = options.RateLimit;
         if (rate.Burst > 0)
         {
@@ -45,12 +45,12 @@ internal sealed class ApiKeyAuthenticator : IDisposable
     /// <summary>True when keys are configured.</summary>
     public bool Enabled => _keys.Length > 0;
 
-    /// <summary>Throws the status that refuses the call, if any.</summary>
-    public void Authorize(HttpContext http, string method)
+    /// <summary>Throws the status that refuses the call, if any; otherwise returns the caller's key (null when keys are off or the method is open).</summary>
+    public ApiKeyCaller? Authorize(HttpContext http, string method)
     {
         if (!Enabled || IsOpen(method))
         {
-            return;
+            return null;
         }
 
         var presented = PresentedKey(http.Request.Headers)
@@ -70,7 +70,8 @@ internal sealed class ApiKeyAuthenticator : IDisposable
             throw new GrpcStatusException(GrpcStatusCode.Unauthenticated, "The API key is not valid.");
         }
 
-        var (_, name, permissions) = _keys[match];
+        var caller = _keys[match].Caller;
+        var (name, permissions) = (caller.Name, caller.Permissions);
         var needed = IsControl(method) ? ApiKeyPermissions.Control : ApiKeyPermissions.Read;
         if ((permissions & needed) == 0)
         {
@@ -85,11 +86,14 @@ internal sealed class ApiKeyAuthenticator : IDisposable
                 throw new GrpcStatusException(GrpcStatusCode.ResourceExhausted, $"The API key '{name}' is over its rate limit.");
             }
         }
+
+        return caller;
     }
 
     public void Dispose() => _limiter?.Dispose();
 
-    private static bool IsOpen(string method) =>
+    /// <summary>Health and reflection: open to every caller (probes and grpcurl need them).</summary>
+    internal static bool IsOpen(string method) =>
         method.StartsWith("/grpc.health.v1.Health/", StringComparison.Ordinal)
         || method.StartsWith("/grpc.reflection.", StringComparison.Ordinal);
 
@@ -114,3 +118,6 @@ internal sealed class ApiKeyAuthenticator : IDisposable
 
     private static byte[] Digest(string key) => SHA256.HashData(Encoding.UTF8.GetBytes(key));
 }
+
+/// <summary>The API key a call was authorized with: its name (the owner of the fibers it starts), permissions and fiber cap.</summary>
+internal sealed record ApiKeyCaller(string Name, ApiKeyPermissions Permissions, int MaxFibers);

@@ -45,6 +45,11 @@ internal sealed class FiberManagerRpc(FiberSupervisor<V1.Payload, V1.Payload> ma
 
         var args = request.Args ?? new Struct();
         var options = FiberMapping.ToStartOptions(request, args);
+        if (call.Caller is { } caller)
+        {
+            options = options with { Owner = caller.Name, MaxFibersPerOwner = caller.MaxFibers };
+        }
+
         IWorkflow<V1.Payload, V1.Payload> workflow;
         try
         {

@@ -74,6 +74,9 @@ public sealed class GrpcCallContext : IDisposable
     /// <summary>How request messages are read: size limit and the client's <c>grpc-encoding</c>.</summary>
     internal GrpcMessageReadOptions ReadOptions { get; init; } = GrpcMessageReadOptions.Default;
 
+    /// <summary>The API key the call was authorized with (null when API keys are off).</summary>
+    internal ApiKeyCaller? Caller { get; set; }
+
     /// <summary>True once a response message has been written (errors then go in trailers).</summary>
     internal bool MessageWritten { get; set; }
 

@@ -55,7 +55,7 @@ internal static class GrpcErrorMapper
 
         foreach (var (key, value) in error.Metadata)
         {
-            metadata[key == "capacity" ? ErrorMetadataKeys.InputCapacity : key] = value;
+            metadata[key switch { "capacity" => ErrorMetadataKeys.InputCapacity, "owner" => ErrorMetadataKeys.ApiKey, _ => key }] = value;
         }
 
         var (code, reason) = error.Code switch
@@ -69,9 +69,13 @@ internal static class GrpcErrorMapper
             FiberErrorCode.InvalidFiberId => (GrpcStatusCode.InvalidArgument, ErrorReasons.InvalidFiberId),
             FiberErrorCode.InvalidArgument => (GrpcStatusCode.InvalidArgument, ErrorReasons.InvalidArgument),
             FiberErrorCode.ShuttingDown => (GrpcStatusCode.Unavailable, ErrorReasons.ShuttingDown),
+            FiberErrorCode.OwnerFiberLimitReached => (GrpcStatusCode.ResourceExhausted, ErrorReasons.ApiKeyFiberLimitReached),
             _ => (GrpcStatusCode.Internal, ErrorReasons.InvalidArgument),
         };
-        return WithReason(code, error.Message, reason, metadata);
+        var message = error.Code == FiberErrorCode.OwnerFiberLimitReached
+            ? $"The API key '{metadata[ErrorMetadataKeys.ApiKey]}' already holds {metadata[ErrorMetadataKeys.LiveFibers]} live fibers, its MaxFibers limit ({metadata[ErrorMetadataKeys.MaxFibers]}): interrupt one or wait for one to end."
+            : error.Message;
+        return WithReason(code, message, reason, metadata);
     }
 
     public static RpcStatus WithReason(GrpcStatusCode code, string message, string reason, Dictionary<string, string>? metadata)

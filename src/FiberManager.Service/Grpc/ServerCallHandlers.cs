@@ -13,10 +13,19 @@ namespace FiberManager.Service.Grpc;
 /// (the host began to stop: new work is refused) and drained (the manager has finished: streams
 /// still open are ended).
 /// </summary>
-internal sealed class GrpcServerContext(ServerSettings settings, ILogger logger, CancellationToken stopping, CancellationToken drained, ApiKeyAuthenticator? authenticator = null)
+internal sealed class GrpcServerContext(
+    ServerSettings settings,
+    ILogger logger,
+    CancellationToken stopping,
+    CancellationToken drained,
+    ApiKeyAuthenticator? authenticator = null,
+    ClientCertificateAuthenticator? clientCertificates = null)
 {
     /// <summary>Checks API keys and rate limits before a method runs; null when security is off.</summary>
     public ApiKeyAuthenticator? Authenticator { get; } = authenticator is { Enabled: true } ? authenticator : null;
+
+    /// <summary>Checks the connection's client certificate before a method runs; null when mTLS is off.</summary>
+    public ClientCertificateAuthenticator? ClientCertificates { get; } = clientCertificates is { Enabled: true } ? clientCertificates : null;
 
     public ServerSettings Settings { get; } = settings;
 
@@ -105,8 +114,10 @@ internal abstract class ServerCallHandler(GrpcServerContext server, string metho
         Task task;
         try
         {
-            // Refused calls (API key, rate limit) and calls whose deadline has already passed ("0S") never run the method.
-            Server.Authenticator?.Authorize(http, Method);
+            // Refused calls (client certificate, API key, rate limit) and calls whose deadline has
+            // already passed ("0S") never run the method.
+            Server.ClientCertificates?.Authorize(http, Method);
+            call.Caller = Server.Authenticator?.Authorize(http, Method);
             task = call.DeadlineExceeded ? Task.FromCanceled(call.CancellationToken) : HandleCoreAsync(call);
         }
         catch (Exception exception)

@@ -5,6 +5,7 @@ using FiberManager.Service.Grpc.Reflection;
 using FiberManager.Service.Telemetry;
 using FiberManager.Service.Workflows;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.AspNetCore.Server.Kestrel.Https;
 using Microsoft.Extensions.Options;
 using V1 = FiberManager.Protocol.V1;
 
@@ -35,9 +36,10 @@ public static class FiberManagerServiceExtensions
         services.AddSingleton<IValidateOptions<ServerOptions>, ServerOptionsValidator>();
         services.AddOptions<SecurityOptions>()
             .Bind(builder.Configuration.GetSection(SecurityOptions.Section), o => o.ErrorOnUnknownConfiguration = true)
-            .Validate(o => o.GetErrors().Count == 0, "FiberManager:Security is invalid (API keys need a Key of 16+ characters, a unique Name and Permissions).")
             .ValidateOnStart();
+        services.AddSingleton<IValidateOptions<SecurityOptions>, SecurityOptionsValidator>();
         services.AddSingleton(provider => new ApiKeyAuthenticator(provider.GetRequiredService<IOptions<SecurityOptions>>().Value));
+        services.AddSingleton(provider => new ClientCertificateAuthenticator(provider.GetRequiredService<IOptions<ServerOptions>>().Value));
 
         services.AddSingleton(provider => new FiberSupervisor<V1.Payload, V1.Payload>(
             provider.GetRequiredService<IOptions<FiberManagerOptions>>().Value,
@@ -59,7 +61,8 @@ public static class FiberManagerServiceExtensions
                 provider.GetRequiredService<ILoggerFactory>().CreateLogger("FiberManager.Service.Grpc"),
                 lifetime.ApplicationStopping,
                 provider.GetRequiredService<ServerDrain>().Drained,
-                provider.GetRequiredService<ApiKeyAuthenticator>());
+                provider.GetRequiredService<ApiKeyAuthenticator>(),
+                provider.GetRequiredService<ClientCertificateAuthenticator>());
         });
         services.AddSingleton<GrpcMethodTable>();
         services.AddSingleton<ServerDrain>();
@@ -85,7 +88,19 @@ public static class FiberManagerServiceExtensions
                 if (uri.Scheme == Uri.UriSchemeHttps && !string.IsNullOrEmpty(server.CertificatePath))
                 {
                     listen.Protocols = HttpProtocols.Http1AndHttp2;
-                    listen.UseHttps(CertificateLoader.Load(server.CertificatePath, server.CertificateKeyPathOrPassword));
+                    listen.UseHttps(new HttpsConnectionAdapterOptions
+                    {
+                        ServerCertificate = CertificateLoader.Load(server.CertificatePath, server.CertificateKeyPathOrPassword),
+
+                        // mTLS: ask for a client certificate but never fail the handshake over it;
+                        // ClientCertificateAuthenticator checks it against the configured CA on
+                        // every call and answers UNAUTHENTICATED, a status the client can read.
+                        ClientCertificateMode = server.ClientCertificateMode == ClientCertificateMode.None
+                            ? Microsoft.AspNetCore.Server.Kestrel.Https.ClientCertificateMode.NoCertificate
+                            : Microsoft.AspNetCore.Server.Kestrel.Https.ClientCertificateMode.AllowCertificate,
+                        ClientCertificateValidation = static (_, _, _) => true,
+                        CheckCertificateRevocation = false,
+                    });
                 }
                 else
                 {
@@ -143,6 +158,12 @@ public static class FiberManagerServiceExtensions
     private sealed class ServerOptionsValidator : IValidateOptions<ServerOptions>
     {
         public ValidateOptionsResult Validate(string? name, ServerOptions options) =>
+            options.GetErrors() is { Count: > 0 } errors ? ValidateOptionsResult.Fail(errors) : ValidateOptionsResult.Success;
+    }
+
+    private sealed class SecurityOptionsValidator : IValidateOptions<SecurityOptions>
+    {
+        public ValidateOptionsResult Validate(string? name, SecurityOptions options) =>
             options.GetErrors() is { Count: > 0 } errors ? ValidateOptionsResult.Fail(errors) : ValidateOptionsResult.Success;
     }
 }

@@ -25,6 +25,12 @@ public sealed class ApiKeyOptions
 
     /// <summary><c>Read</c>, <c>Control</c> or <c>Read, Control</c> (default Read).</summary>
     public ApiKeyPermissions Permissions { get; set; } = ApiKeyPermissions.Read;
+
+    /// <summary>
+    /// The most live (not ended) fibers Starts with this key may hold at once (default 0: no
+    /// limit). One more Start gets RESOURCE_EXHAUSTED with reason <c>API_KEY_FIBER_LIMIT_REACHED</c>.
+    /// </summary>
+    public int MaxFibers { get; set; }
 }
 
 /// <summary>A token bucket per API key.</summary>
@@ -75,6 +81,11 @@ public sealed class SecurityOptions
             if (key.Permissions == ApiKeyPermissions.None)
             {
                 errors.Add($"{Section}:ApiKeys:{i}:Permissions must be Read, Control or both.");
+            }
+
+            if (key.MaxFibers < 0)
+            {
+                errors.Add($"{Section}:ApiKeys:{i}:MaxFibers must be 0 (no limit) or more (got {key.MaxFibers}).");
             }
         }
 

@@ -1,5 +1,25 @@
 namespace FiberManager.Service.Hosting;
 
+/// <summary>Whether the server asks TLS clients for a certificate (mutual TLS).</summary>
+public enum ClientCertificateMode
+{
+    /// <summary>No client certificate is requested (default).</summary>
+    None = 0,
+
+    /// <summary>
+    /// A client certificate is requested but optional: a call without one is served, a call with
+    /// one that does not chain to <see cref="ServerOptions.ClientCertificateAuthorityPath"/> gets
+    /// UNAUTHENTICATED.
+    /// </summary>
+    Allow,
+
+    /// <summary>
+    /// Every FiberManager call needs a client certificate that chains to
+    /// <see cref="ServerOptions.ClientCertificateAuthorityPath"/>; otherwise UNAUTHENTICATED.
+    /// </summary>
+    Require,
+}
+
 /// <summary>
 /// The network side of the service, bound from <c>FiberManager:Server</c>
 /// (environment: <c>FiberManager__Server__Url</c> and so on).
@@ -44,6 +64,15 @@ public sealed class ServerOptions
     /// <summary>The PEM private key file, or the PFX password.</summary>
     public string? CertificateKeyPathOrPassword { get; set; }
 
+    /// <summary>Mutual TLS: <c>None</c> (default), <c>Allow</c> or <c>Require</c> a client certificate. Needs TLS (<see cref="CertificatePath"/>) and <see cref="ClientCertificateAuthorityPath"/>.</summary>
+    public ClientCertificateMode ClientCertificateMode { get; set; }
+
+    /// <summary>
+    /// A PEM file with the certificate authorities client certificates must chain to: the root(s),
+    /// optionally followed by intermediates. Only these are trusted, never the machine's store.
+    /// </summary>
+    public string? ClientCertificateAuthorityPath { get; set; }
+
     /// <summary>Put exception messages of unexpected errors in <c>grpc-message</c> (default off: "Internal error").</summary>
     public bool DetailedErrors { get; set; }
 
@@ -83,6 +112,59 @@ public sealed class ServerOptions
         if (!string.IsNullOrEmpty(CertificatePath) && !File.Exists(CertificatePath))
         {
             errors.Add($"{Section}:CertificatePath '{CertificatePath}' does not exist.");
+        }
+
+        errors.AddRange(GetClientCertificateErrors());
+
+        return errors;
+    }
+
+    private List<string> GetClientCertificateErrors()
+    {
+        var errors = new List<string>();
+        if (!Enum.IsDefined(ClientCertificateMode))
+        {
+            errors.Add($"{Section}:ClientCertificateMode must be None, Allow or Require (got {ClientCertificateMode}).");
+            return errors;
+        }
+
+        var hasAuthority = !string.IsNullOrEmpty(ClientCertificateAuthorityPath);
+        if (ClientCertificateMode == ClientCertificateMode.None)
+        {
+            if (hasAuthority)
+            {
+                errors.Add($"{Section}:ClientCertificateAuthorityPath is set but {Section}:ClientCertificateMode is None: set the mode to Allow or Require, or remove the path.");
+            }
+
+            return errors;
+        }
+
+        if (string.IsNullOrEmpty(CertificatePath) || !Url.StartsWith("https://", StringComparison.OrdinalIgnoreCase))
+        {
+            errors.Add($"{Section}:ClientCertificateMode {ClientCertificateMode} needs TLS: an https Url and a server certificate in {Section}:CertificatePath.");
+        }
+
+        if (!hasAuthority)
+        {
+            errors.Add($"{Section}:ClientCertificateMode {ClientCertificateMode} needs {Section}:ClientCertificateAuthorityPath (a PEM file with the CA that signs client certificates).");
+        }
+        else if (!File.Exists(ClientCertificateAuthorityPath))
+        {
+            errors.Add($"{Section}:ClientCertificateAuthorityPath '{ClientCertificateAuthorityPath}' does not exist.");
+        }
+        else
+        {
+            try
+            {
+                if (ClientCertificateAuthorities.Load(ClientCertificateAuthorityPath!).Roots.Count == 0)
+                {
+                    errors.Add($"{Section}:ClientCertificateAuthorityPath '{ClientCertificateAuthorityPath}' holds no self-signed root CA certificate.");
+                }
+            }
+            catch (Exception e) when (e is System.Security.Cryptography.CryptographicException or IOException or UnauthorizedAccessException)
+            {
+                errors.Add($"{Section}:ClientCertificateAuthorityPath '{ClientCertificateAuthorityPath}' is not a readable PEM certificate file: {e.Message}");
+            }
         }
 
         return errors;
