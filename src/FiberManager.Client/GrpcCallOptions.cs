@@ -35,7 +35,7 @@ public sealed class FiberManagerClientOptions
     /// <summary>The largest message accepted from the server (default 4 MiB).</summary>
     public int MaxReceiveMessageSize { get; set; } = 4 * 1024 * 1024;
 
-    /// <summary>Headers sent with every call.</summary>
+    /// <summary>Headers sent with every call; a per-call <see cref="GrpcCallOptions.Headers"/> entry with the same name (any case) replaces one for that call.</summary>
     public IDictionary<string, string> DefaultHeaders { get; } = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
 
     /// <summary>

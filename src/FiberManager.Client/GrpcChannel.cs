@@ -16,6 +16,24 @@ namespace FiberManager.Client;
 internal sealed class GrpcChannel : IDisposable
 {
     private const string AuthorizationHeader = "authorization";
+    private static bool HasHeader(IReadOnlyDictionary<string, string>? headers, string name)
+    {
+        if (headers is null)
+        {
+            return false;
+        }
+
+        foreach (var key in headers.Keys)
+        {
+            if (key.Equals(name, StringComparison.OrdinalIgnoreCase))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     private static readonly MediaTypeHeaderValue s_grpcContentType = new(GrpcHeaders.ContentTypeGrpc);
     private readonly HttpClient _http;
     private readonly bool _ownsHttp;
@@ -200,22 +218,26 @@ internal sealed class GrpcChannel : IDisposable
             message.Headers.TryAddWithoutValidation(GrpcHeaders.Timeout, GrpcTimeout.Format(t));
         }
 
+        // Precedence, one value per name: a per-call header, then the API key (authorization),
+        // then a default header.
+        var perCall = options?.Headers;
         foreach (var (name, value) in _options.DefaultHeaders)
         {
-            if (_authorization is null || !name.Equals(AuthorizationHeader, StringComparison.OrdinalIgnoreCase))
+            bool replacedByKey = _authorization is not null && name.Equals(AuthorizationHeader, StringComparison.OrdinalIgnoreCase);
+            if (!replacedByKey && !HasHeader(perCall, name))
             {
                 message.Headers.TryAddWithoutValidation(name, value);
             }
         }
 
-        if (_authorization is not null && options?.Headers?.Keys.Any(static k => k.Equals(AuthorizationHeader, StringComparison.OrdinalIgnoreCase)) != true)
+        if (_authorization is not null && !HasHeader(perCall, AuthorizationHeader))
         {
             message.Headers.TryAddWithoutValidation(AuthorizationHeader, _authorization);
         }
 
-        if (options?.Headers is { } headers)
+        if (perCall is not null)
         {
-            foreach (var (name, value) in headers)
+            foreach (var (name, value) in perCall)
             {
                 message.Headers.TryAddWithoutValidation(name, value);
             }

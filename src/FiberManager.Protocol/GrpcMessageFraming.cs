@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Buffers.Binary;
+using System.Diagnostics.CodeAnalysis;
 using System.IO.Pipelines;
 using Google.Protobuf;
 
@@ -224,6 +225,75 @@ public static class GrpcMessageFraming
     }
 
     /// <summary>
+    /// Takes the only message of a body without waiting, when the whole body is already
+    /// buffered: exactly one valid message followed by the end of the body. Anything else (the
+    /// body still open, no message, data after it, a bad prefix or message, a cancelled read)
+    /// consumes nothing and returns <see langword="false"/>, so that
+    /// <see cref="ReadSingleMessageAsync{T}(PipeReader, MessageParser{T}, GrpcMessageReadOptions?, CancellationToken)"/>
+    /// then reads the same bytes and reports what is wrong with them.
+    /// </summary>
+    /// <remarks>
+    /// A unary request usually arrives in one HTTP/2 DATA frame with END_STREAM before the
+    /// method runs; taking it here saves the asynchronous read (and its state machines) per call.
+    /// </remarks>
+    /// <typeparam name="T">The message type.</typeparam>
+    /// <param name="reader">The source, for example <c>HttpRequest.BodyReader</c>.</param>
+    /// <param name="parser">The message type's parser.</param>
+    /// <param name="options">Limits; <see cref="GrpcMessageReadOptions.Default"/> when <see langword="null"/>.</param>
+    /// <param name="message">The message, when the method returns <see langword="true"/>.</param>
+    /// <returns><see langword="true"/> when the body was exactly one message and has been consumed.</returns>
+    /// <example><code>
+    /// var request = GrpcMessageFraming.TryReadSingleMessage(body, SubmitRequest.Parser, options, out var m)
+    ///     ? m
+    ///     : await GrpcMessageFraming.ReadSingleMessageAsync(body, SubmitRequest.Parser, options, ct);
+    /// </code></example>
+    public static bool TryReadSingleMessage<T>(
+        PipeReader reader,
+        MessageParser<T> parser,
+        GrpcMessageReadOptions? options,
+        [NotNullWhen(true)] out T? message)
+        where T : class, IMessage<T>
+    {
+        ArgumentNullException.ThrowIfNull(reader);
+        ArgumentNullException.ThrowIfNull(parser);
+        options ??= GrpcMessageReadOptions.Default;
+
+        message = null;
+        if (!reader.TryRead(out ReadResult result))
+        {
+            return false;
+        }
+
+        ReadOnlySequence<byte> buffer = result.Buffer;
+        SequencePosition consumed = buffer.Start;
+        try
+        {
+            if (!result.IsCompleted || result.IsCanceled || !TryPeekFrame(buffer, options, out ReadOnlySequence<byte> payload, out SequencePosition frameEnd)
+                || !buffer.Slice(frameEnd).IsEmpty)
+            {
+                return false;
+            }
+
+            try
+            {
+                message = parser.ParseFrom(payload);
+            }
+            catch (InvalidProtocolBufferException)
+            {
+                return false; // the asynchronous read reports it
+            }
+
+            consumed = buffer.End;
+            return true;
+        }
+        finally
+        {
+            // Nothing examined on failure: the next read returns the same bytes at once.
+            reader.AdvanceTo(consumed, consumed);
+        }
+    }
+
+    /// <summary>
     /// Reads the next message from a stream (the client's response body). Reads exactly the
     /// prefix, checks it, then reads exactly the message: nothing after the message is consumed.
     /// </summary>
@@ -363,6 +433,31 @@ public static class GrpcMessageFraming
 
         payload = buffer.Slice(HeaderSize, length);
         buffer = buffer.Slice(payload.End);
+        return true;
+    }
+
+    /// <summary>
+    /// Like <see cref="TryReadFrame"/>, for a buffer whose prefix may be invalid: false instead of
+    /// an exception when the frame is incomplete or its prefix is not accepted.
+    /// </summary>
+    private static bool TryPeekFrame(ReadOnlySequence<byte> buffer, GrpcMessageReadOptions options, out ReadOnlySequence<byte> payload, out SequencePosition frameEnd)
+    {
+        payload = default;
+        frameEnd = default;
+        ReadOnlySpan<byte> first = buffer.FirstSpan;
+        if (first.Length < HeaderSize || first[0] != 0)
+        {
+            return false; // short, split or compressed prefixes take the asynchronous path
+        }
+
+        uint length = BinaryPrimitives.ReadUInt32BigEndian(first[1..HeaderSize]);
+        if (length > (uint)options.MaxMessageSize || buffer.Length - HeaderSize < length)
+        {
+            return false;
+        }
+
+        payload = buffer.Slice(HeaderSize, length);
+        frameEnd = payload.End;
         return true;
     }
 

@@ -155,6 +155,13 @@ public sealed class ApiKeyFiberLimitTests(CappedServiceFixture fixture) : IClass
         using var preferApiKey = new FiberManagerClient(withStaleHeader);
         Assert.Equal(id, (await preferApiKey.GetStatusAsync(id).DefaultTimeout()).FiberId);
 
+        // Without ApiKey, a per-call authorization replaces the default one (sent once, not both).
+        var staleDefaultOnly = new FiberManagerClientOptions { Address = fixture.Host.Address };
+        staleDefaultOnly.DefaultHeaders["Authorization"] = "Bearer stale-key-0123456789abcdef";
+        using var perCallWins = new FiberManagerClient(staleDefaultOnly);
+        var perCall = new GrpcCallOptions { Headers = new Dictionary<string, string> { ["authorization"] = "Bearer " + CappedServiceFixture.KeyOf("unlimited") } };
+        Assert.Equal(id, (await perCallWins.GetStatusAsync(id, perCall).DefaultTimeout()).FiberId);
+
         var anonymous = await Assert.ThrowsAsync<GrpcStatusException>(() => fixture.Host.Client.GetStatusAsync(id)).DefaultTimeout();
         Assert.Equal(GrpcStatusCode.Unauthenticated, anonymous.StatusCode);
     }

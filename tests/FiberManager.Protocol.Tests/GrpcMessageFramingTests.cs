@@ -381,6 +381,92 @@ public class GrpcMessageFramingTests
             () => GrpcMessageFraming.ReadSingleMessageAsync(pipe.Reader, SubmitRequest.Parser).DefaultTimeout());
     }
 
+    [Fact]
+    public void TryReadSingleMessage_WholeBodyBuffered_ReturnsTheMessageAndConsumesTheBody()
+    {
+        SubmitRequest message = Submit("chat-1", "hello");
+        Pipe pipe = CompletedPipe(FrameBuilder.Frame(message));
+
+        Assert.True(GrpcMessageFraming.TryReadSingleMessage(pipe.Reader, SubmitRequest.Parser, s_small, out SubmitRequest? read));
+
+        Assert.Equal(message, read);
+        Assert.True(pipe.Reader.TryRead(out ReadResult rest));
+        Assert.True(rest.IsCompleted);
+        Assert.True(rest.Buffer.IsEmpty);
+    }
+
+    [Fact]
+    public void TryReadSingleMessage_NothingBuffered_False()
+    {
+        var pipe = new Pipe();
+
+        Assert.False(GrpcMessageFraming.TryReadSingleMessage(pipe.Reader, SubmitRequest.Parser, null, out SubmitRequest? read));
+        Assert.Null(read);
+    }
+
+    [Fact]
+    public async Task TryReadSingleMessage_BodyStillOpen_FalseAndTheAsynchronousReadGetsTheSameBytes()
+    {
+        SubmitRequest message = Submit("chat-1", "hello");
+        var pipe = new Pipe();
+        await pipe.Writer.WriteAsync(FrameBuilder.Frame(message)).DefaultTimeout();
+
+        Assert.False(GrpcMessageFraming.TryReadSingleMessage(pipe.Reader, SubmitRequest.Parser, null, out _));
+
+        Task<SubmitRequest> read = GrpcMessageFraming.ReadSingleMessageAsync(pipe.Reader, SubmitRequest.Parser).AsTask();
+        Assert.False(read.IsCompleted); // a second message could still come
+        await pipe.Writer.CompleteAsync().DefaultTimeout();
+        Assert.Equal(message, await read.DefaultTimeout());
+    }
+
+    public static TheoryData<string, byte[], GrpcStatusCode> InvalidSingleBodies() => new()
+    {
+        { "two messages", FrameBuilder.Concat(FrameBuilder.Frame(Submit("a", "1")), FrameBuilder.Frame(Submit("b", "2"))), GrpcStatusCode.Unimplemented },
+        { "a byte after the message", FrameBuilder.Concat(FrameBuilder.Frame(Submit("a", "1")), [0]), GrpcStatusCode.Unimplemented },
+        { "no message", [], GrpcStatusCode.Unimplemented },
+        { "truncated message", FrameBuilder.Frame(Submit("a", "1"))[..^1], GrpcStatusCode.Internal },
+        { "truncated prefix", [0, 0, 0], GrpcStatusCode.Internal },
+        { "compressed flag without grpc-encoding", FrameBuilder.Raw(1, Submit("a", "1").ToByteArray()), GrpcStatusCode.Internal },
+        { "invalid compressed flag", FrameBuilder.Raw(2, Submit("a", "1").ToByteArray()), GrpcStatusCode.Internal },
+        { "above the size limit", FrameBuilder.Frame(BigSubmit(2048)), GrpcStatusCode.ResourceExhausted },
+        { "not a protobuf message", FrameBuilder.Raw(0, [0xFF, 0xFF, 0xFF]), GrpcStatusCode.Internal },
+    };
+
+    [Theory]
+    [MemberData(nameof(InvalidSingleBodies))]
+    public async Task TryReadSingleMessage_InvalidBody_FalseConsumingNothing_TheAsynchronousReadReportsIt(string body, byte[] bytes, GrpcStatusCode expected)
+    {
+        _ = body;
+        Pipe pipe = CompletedPipe(bytes);
+
+        Assert.False(GrpcMessageFraming.TryReadSingleMessage(pipe.Reader, SubmitRequest.Parser, s_small, out SubmitRequest? read));
+        Assert.Null(read);
+
+        await AssertStatusAsync(
+            expected,
+            () => GrpcMessageFraming.ReadSingleMessageAsync(pipe.Reader, SubmitRequest.Parser, s_small).DefaultTimeout());
+    }
+
+    [Fact]
+    public async Task TryReadSingleMessage_PrefixSplitAcrossSegments_FalseAndTheAsynchronousReadParsesIt()
+    {
+        SubmitRequest message = Submit("chat-1", "hello");
+        byte[] frame = FrameBuilder.Frame(message);
+        var pipe = new Pipe();
+        await pipe.Writer.WriteAsync(frame.AsMemory(0, 2)).DefaultTimeout();
+
+        // Two segments: the reader sees the first two bytes in their own buffer segment.
+        Assert.True(pipe.Reader.TryRead(out ReadResult partial));
+        pipe.Reader.AdvanceTo(partial.Buffer.Start, partial.Buffer.End);
+        Memory<byte> span = pipe.Writer.GetMemory(4096);
+        frame.AsSpan(2).CopyTo(span.Span);
+        pipe.Writer.Advance(frame.Length - 2);
+        await pipe.Writer.CompleteAsync().DefaultTimeout();
+
+        Assert.False(GrpcMessageFraming.TryReadSingleMessage(pipe.Reader, SubmitRequest.Parser, null, out _));
+        Assert.Equal(message, await GrpcMessageFraming.ReadSingleMessageAsync(pipe.Reader, SubmitRequest.Parser).DefaultTimeout());
+    }
+
     // ---- reading from a Stream ----
 
     [Theory]

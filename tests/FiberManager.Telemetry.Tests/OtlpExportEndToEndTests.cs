@@ -17,7 +17,7 @@ public sealed class OtlpExportEndToEndTests
     public async Task Service_WithOtlpEndpoint_ExportsTracesAndMetricsOverHttpProtobuf()
     {
         await using var receiver = await OtlpReceiver.StartAsync();
-        var host = await TestServiceHost.StartAsync(new Dictionary<string, string?>
+        var host = await ServiceHost.StartAsync(new Dictionary<string, string?>
         {
             ["OTEL_EXPORTER_OTLP_ENDPOINT"] = receiver.Address.ToString(),
             ["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf",

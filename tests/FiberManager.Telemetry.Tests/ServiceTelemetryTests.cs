@@ -13,9 +13,9 @@ public sealed class ServiceTelemetryTests : IAsyncLifetime
 
     private readonly ActivityCollector _spans = new(ServiceTelemetryNames.SourceName);
     private readonly MetricCollector _metrics = new(i => i.Meter.Name == ServiceTelemetryNames.SourceName);
-    private TestServiceHost _host = null!;
+    private ServiceHost _host = null!;
 
-    public async Task InitializeAsync() => _host = await TestServiceHost.StartAsync();
+    public async Task InitializeAsync() => _host = await ServiceHost.StartAsync();
 
     public async Task DisposeAsync()
     {

@@ -22,17 +22,17 @@ namespace FiberManager.Core;
 [DebuggerDisplay("FiberSet Count = {Count}, Closed = {IsClosed}")]
 public sealed class FiberSet : IAsyncDisposable
 {
-    private readonly FiberCollectionCore<Fiber> _core;
+    private readonly FiberSetCore _core;
 
     /// <summary>Creates a set that closes when <paramref name="scope"/> closes.</summary>
     public FiberSet(FiberScope scope) =>
-        _core = new FiberCollectionCore<Fiber>(scope, ReferenceEqualityComparer.Instance);
+        _core = new FiberSetCore(scope);
 
     /// <summary>The set's id (the interruptor reported for fibers it interrupts).</summary>
     public long Id => _core.Id;
 
     /// <summary>The number of member fibers still running.</summary>
-    public int Count => _core.Count;
+    public int Count => _core.MemberCount;
 
     /// <summary>True once the set is closed: new fibers are interrupted at once.</summary>
     public bool IsClosed => _core.IsClosed;
@@ -42,7 +42,7 @@ public sealed class FiberSet : IAsyncDisposable
     public Fiber<T> Run<T>(Func<FiberContext, Task<T>> body, bool propagateInterruption = false)
     {
         ArgumentNullException.ThrowIfNull(body);
-        return _core.Run<T>(static f => f, body, onlyIfMissing: false, propagateInterruption);
+        return _core.Run<T>(body, propagateInterruption);
     }
 
     /// <summary>Forks a body that returns nothing into the set.</summary>
@@ -50,7 +50,7 @@ public sealed class FiberSet : IAsyncDisposable
     public Fiber<Unit> Run(Func<FiberContext, Task> body, bool propagateInterruption = false)
     {
         ArgumentNullException.ThrowIfNull(body);
-        return _core.Run<Unit>(static f => f, body, onlyIfMissing: false, propagateInterruption);
+        return _core.Run<Unit>(body, propagateInterruption);
     }
 
     /// <summary>
@@ -60,7 +60,7 @@ public sealed class FiberSet : IAsyncDisposable
     /// </summary>
     /// <example><code>var fiber = runtime.ForkDaemon(ctx => WorkAsync(ctx)); set.TryAdd(fiber);</code></example>
     public bool TryAdd(Fiber fiber, bool propagateInterruption = false) =>
-        _core.TryStore(fiber, fiber, onlyIfMissing: false, propagateInterruption);
+        _core.TryAddForeign(fiber, propagateInterruption);
 
     /// <summary>Completes when the set is empty (at once if it is).</summary>
     /// <example><code>await set.AwaitEmptyAsync(cancellationToken);</code></example>

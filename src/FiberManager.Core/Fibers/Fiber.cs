@@ -40,10 +40,14 @@ public abstract class Fiber
     private static readonly object s_completed = new();
     private static readonly FiberList s_closedChildren = CreateClosedList();
 
-    private readonly FiberList? _owner;
     private int _interruptState;
     private long _interruptorBits;
     private CancellationTokenSource? _cts;
+
+    // The runtime wait (FiberDelay) the fiber is parked in, completed by the interrupt itself
+    // right after the token's callbacks have run; null when there is none, or when the wait had to
+    // register on the token instead (another one held the slot).
+    private FiberDelay? _park;
 
     // null | s_completed | IFiberObserver | IFiberObserver[]: observers notified once at the end.
     private object? _observers;
@@ -56,18 +60,20 @@ public abstract class Fiber
 
     private ExitKind _exitKind;
     private Exception? _failure;
-    private Interruptor _exitInterruptor;
 
-    // Intrusive links in the owner's FiberList, guarded by that list's lock.
+    // Intrusive links in the owner's FiberList (the lifetime owner: a parent, a scope, or a FiberSet
+    // the fiber was run in), guarded by that list's lock. ListOwner is set once, before the fiber
+    // starts, and cleared when the fiber leaves; ListFlag is the owner's per-member flag (a
+    // FiberSet's propagateInterruption), written before the fiber is linked.
     internal FiberList? ListOwner;
     internal Fiber? ListPrev;
     internal Fiber? ListNext;
+    internal bool ListFlag;
 
-    private protected Fiber(FiberRuntime runtime, Fiber? parent, FiberList? owner, FiberScope ambientScope)
+    private protected Fiber(FiberRuntime runtime, Fiber? parent, FiberScope ambientScope)
     {
-        Runtime = runtime;
+        Debug.Assert(ReferenceEquals(runtime, ambientScope.Runtime), "a fiber's ambient scope belongs to its runtime");
         Parent = parent;
-        _owner = owner;
         AmbientScope = ambientScope;
         Id = FiberRuntime.NextId();
     }
@@ -88,7 +94,10 @@ public abstract class Fiber
     /// <summary>True once an interruption has been requested (it may still be deferred by an uninterruptible region).</summary>
     public bool IsInterruptRequested => (Volatile.Read(ref _interruptState) & RequestedBit) != 0;
 
-    internal FiberRuntime Runtime { get; }
+    /// <summary>True once the interruption took effect: the token is (or, once created, will be) cancelled.</summary>
+    internal bool IsCancelled => (Volatile.Read(ref _interruptState) & CancelledBit) != 0;
+
+    internal FiberRuntime Runtime => AmbientScope.Runtime;
 
     /// <summary>
     /// True once the body's first synchronous part has given its starting thread back (it awaited
@@ -332,8 +341,16 @@ public abstract class Fiber
     internal Exit GetExit()
     {
         Debug.Assert(_isDone, "The exit is read only once the fiber is done.");
-        return new Exit(_exitKind, _failure, _exitInterruptor);
+        return RecordedExit();
     }
+
+    /// <summary>
+    /// The exit recorded by <see cref="Complete"/>: readable from the moment the fiber leaves its
+    /// owner (a FiberSet reads it then), just before <see cref="IsDone"/> turns true. The interruptor
+    /// is the first one recorded in <c>_interruptorBits</c>, which never changes once set.
+    /// </summary>
+    internal Exit RecordedExit() =>
+        new(_exitKind, _failure, _exitKind == ExitKind.Interrupted ? Interruptor.Unpack(Volatile.Read(ref _interruptorBits)) : default);
 
     /// <summary>
     /// The single termination path: interrupt and await children, record the exit, leave the
@@ -371,9 +388,16 @@ public abstract class Fiber
     {
         _exitKind = kind;
         _failure = failure;
-        _exitInterruptor = kind == ExitKind.Interrupted ? Interruptor.Unpack(Volatile.Read(ref _interruptorBits)) : default;
-        _owner?.Remove(this);
+        // ListOwner was written before the fiber started (the start publishes it); only Leave
+        // clears it, under the owner's lock. What the owner wakes for the leave (a FiberSet's
+        // empty and join waiters) is woken once the fiber is done, so they find its exit.
+        var owner = Volatile.Read(ref ListOwner);
+        var left = owner?.Leave(this);
         _isDone = true;
+        if (left is not null)
+        {
+            owner!.AfterLeft(left);
+        }
 
         var observers = Interlocked.Exchange(ref _observers, s_completed);
         switch (observers)
@@ -420,6 +444,32 @@ public abstract class Fiber
         return countdown.Task;
     }
 
+    /// <summary>
+    /// Parks <paramref name="delay"/> in the fiber's wait slot: the interrupt completes it after the
+    /// token's callbacks, without a token (or a registration on it). False when another wait holds
+    /// the slot (the caller registers on the token). If the interruption has taken effect already,
+    /// the delay is completed here.
+    /// </summary>
+    internal bool TryPark(FiberDelay delay)
+    {
+        if (Interlocked.CompareExchange(ref _park, delay, null) is not null)
+        {
+            return false;
+        }
+
+        // CancelToken sets CancelledBit and then takes the slot; we publish the slot and then read the
+        // bit. Both interlocked: at least one of us sees the other, and the exchange decides who completes.
+        if (IsCancelled && ReferenceEquals(Interlocked.CompareExchange(ref _park, null, delay), delay))
+        {
+            delay.Interrupted();
+        }
+
+        return true;
+    }
+
+    /// <summary>Frees the wait slot if <paramref name="delay"/> still holds it (it completed by itself).</summary>
+    internal void Unpark(FiberDelay delay) => Interlocked.CompareExchange(ref _park, null, delay);
+
     private void CancelToken()
     {
         var cts = Volatile.Read(ref _cts);
@@ -427,6 +477,9 @@ public abstract class Fiber
         {
             CancelQuietly(cts);
         }
+
+        // After the token's callbacks: a parked fiber resumes (on the pool) only once they have all run.
+        Interlocked.Exchange(ref _park, null)?.Interrupted();
     }
 
     private static void CancelQuietly(CancellationTokenSource cts)
@@ -467,6 +520,15 @@ public abstract class Fiber
     }
 }
 
+/// <summary>
+/// A fiber body supplied as an object rather than a delegate, for runtime-internal owners that
+/// start one fiber each (a managed fiber): no delegate per fiber.
+/// </summary>
+internal interface IFiberBody
+{
+    Task RunAsync(FiberContext context);
+}
+
 /// <summary>Told once when a fiber has ended.</summary>
 internal interface IFiberObserver
 {
@@ -487,10 +549,10 @@ public sealed class Fiber<T> : Fiber, IThreadPoolWorkItem
     private T? _value;
     private int _started;
 
-    internal Fiber(FiberRuntime runtime, Fiber? parent, FiberList? owner, FiberScope ambientScope, object body)
-        : base(runtime, parent, owner, ambientScope)
+    internal Fiber(FiberRuntime runtime, Fiber? parent, FiberScope ambientScope, object body)
+        : base(runtime, parent, ambientScope)
     {
-        Debug.Assert(body is Func<FiberContext, Task<T>> || body is Func<FiberContext, Task>, "body has a supported shape");
+        Debug.Assert(body is Func<FiberContext, Task<T>> || body is Func<FiberContext, Task> || body is IFiberBody, "body has a supported shape");
         _body = body;
     }
 
@@ -565,7 +627,12 @@ public sealed class Fiber<T> : Fiber, IThreadPoolWorkItem
         Task? task;
         try
         {
-            task = body is Func<FiberContext, Task<T>> typed ? typed(context) : ((Func<FiberContext, Task>)body!)(context);
+            task = body switch
+            {
+                Func<FiberContext, Task<T>> typed => typed(context),
+                Func<FiberContext, Task> untyped => untyped(context),
+                _ => ((IFiberBody)body!).RunAsync(context),
+            };
             if (task is null)
             {
                 throw new NullReferenceException();

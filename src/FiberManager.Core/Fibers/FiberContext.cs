@@ -137,11 +137,11 @@ public readonly struct FiberContext
     /// starts when the result is awaited (await it once, or call <c>AsTask()</c>).
     /// </summary>
     /// <example><code>await ctx.DelayAsync(TimeSpan.FromSeconds(1));</code></example>
-    public ValueTask DelayAsync(TimeSpan delay) => FiberDelay.Create(Fiber, delay, CancellationToken);
+    public ValueTask DelayAsync(TimeSpan delay) => FiberDelay.Create(Fiber, delay);
 
     /// <summary>Waits until the fiber is interrupted (then throws <see cref="OperationCanceledException"/>).</summary>
     /// <example><code>await ctx.NeverAsync(); // parks the fiber until it is interrupted</code></example>
-    public ValueTask NeverAsync() => FiberDelay.Create(Fiber, Timeout.InfiniteTimeSpan, CancellationToken);
+    public ValueTask NeverAsync() => FiberDelay.Create(Fiber, Timeout.InfiniteTimeSpan);
 
     /// <summary>Awaits <paramref name="task"/>, reporting the fiber as Suspended meanwhile.</summary>
     /// <example><code>await ctx.SuspendAsync(channel.Reader.WaitToReadAsync(ctx.CancellationToken).AsTask());</code></example>

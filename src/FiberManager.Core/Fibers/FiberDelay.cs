@@ -14,37 +14,43 @@ namespace FiberManager.Core;
 /// and advancing the clock resumes the fiber before <c>Advance</c> returns: schedules on a
 /// manual clock are deterministic. The fiber reports <see cref="FiberStatus.Suspended"/> while
 /// it waits. States: 0 = created, 1 = waiting, 2 = done; each moves forward once.
+/// <para>An interruption completes the wait through the fiber's wait slot (<see cref="Fiber.TryPark"/>),
+/// after the token's callbacks have run, so waiting needs neither the fiber's cancellation source
+/// nor a registration on its token; only when another wait of the same fiber holds the slot does
+/// this one register on the token. The interrupted wait resumes the fiber on the thread pool and
+/// its await throws a fresh <see cref="OperationCanceledException"/> for the fiber's token (one
+/// throw, no captured dispatch state).</para>
 /// </remarks>
 [DebuggerDisplay("Delay {_delay}")]
 internal sealed class FiberDelay : IValueTaskSource
 {
     private readonly Fiber _fiber;
     private readonly TimeSpan _delay;
-    private readonly CancellationToken _cancellationToken;
+
+    // The result is true when the delay elapsed, false when the fiber was interrupted.
     private ManualResetValueTaskSourceCore<bool> _core;
     private ITimer? _timer;
     private CancellationTokenRegistration _registration;
     private int _state;
 
-    private FiberDelay(Fiber fiber, TimeSpan delay, CancellationToken cancellationToken)
+    private FiberDelay(Fiber fiber, TimeSpan delay)
     {
         _fiber = fiber;
         _delay = delay;
-        _cancellationToken = cancellationToken;
         _core.RunContinuationsAsynchronously = false;
     }
 
     /// <summary>A delay of <paramref name="delay"/> (<see cref="Timeout.InfiniteTimeSpan"/>: until interrupted).</summary>
-    public static ValueTask Create(Fiber fiber, TimeSpan delay, CancellationToken cancellationToken)
+    public static ValueTask Create(Fiber fiber, TimeSpan delay)
     {
         if (delay != Timeout.InfiniteTimeSpan)
         {
             ArgumentOutOfRangeException.ThrowIfLessThan(delay, TimeSpan.Zero);
         }
 
-        if (cancellationToken.IsCancellationRequested)
+        if (fiber.IsCancelled)
         {
-            return ValueTask.FromCanceled(cancellationToken);
+            return ValueTask.FromCanceled(fiber.Token);
         }
 
         if (delay == TimeSpan.Zero)
@@ -52,11 +58,15 @@ internal sealed class FiberDelay : IValueTaskSource
             return ValueTask.CompletedTask;
         }
 
-        var source = new FiberDelay(fiber, delay, cancellationToken);
+        var source = new FiberDelay(fiber, delay);
         return new ValueTask(source, source._core.Version);
     }
 
-    public ValueTaskSourceStatus GetStatus(short token) => _core.GetStatus(token);
+    public ValueTaskSourceStatus GetStatus(short token)
+    {
+        var status = _core.GetStatus(token);
+        return status == ValueTaskSourceStatus.Succeeded && !_core.GetResult(token) ? ValueTaskSourceStatus.Canceled : status;
+    }
 
     public void OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags)
     {
@@ -64,7 +74,16 @@ internal sealed class FiberDelay : IValueTaskSource
         Start();
     }
 
-    public void GetResult(short token) => _core.GetResult(token);
+    public void GetResult(short token)
+    {
+        if (!_core.GetResult(token))
+        {
+            throw new OperationCanceledException(_fiber.Token);
+        }
+    }
+
+    /// <summary>Called once by the fiber's interrupt (or by <see cref="Fiber.TryPark"/>) when it took this wait from the slot.</summary>
+    internal void Interrupted() => Complete(cancelled: true);
 
     private void Start()
     {
@@ -74,8 +93,12 @@ internal sealed class FiberDelay : IValueTaskSource
         }
 
         _fiber.EnterSuspended();
-        _registration = _cancellationToken.UnsafeRegister(static s => ((FiberDelay)s!).Complete(cancelled: true), this);
-        if (_delay != Timeout.InfiniteTimeSpan)
+        if (!_fiber.TryPark(this))
+        {
+            _registration = _fiber.Token.UnsafeRegister(static s => ((FiberDelay)s!).Complete(cancelled: true), this);
+        }
+
+        if (_delay != Timeout.InfiniteTimeSpan && Volatile.Read(ref _state) == 1)
         {
             _timer = _fiber.Runtime.TimeProvider.CreateTimer(static s => ((FiberDelay)s!).Complete(cancelled: false), this, _delay, Timeout.InfiniteTimeSpan);
         }
@@ -97,18 +120,19 @@ internal sealed class FiberDelay : IValueTaskSource
 
         _timer?.Dispose();
         _registration.Unregister();
+        if (!cancelled)
+        {
+            _fiber.Unpark(this);
+        }
+
         _fiber.ExitSuspended();
         if (cancelled)
         {
-            // Never resume the fiber inside CancellationTokenSource.Cancel(): its remaining body
-            // would run on the interrupter's thread, ahead of the token's other callbacks (and
-            // could dispose their registrations before they run).
+            // Never resume the fiber on the interrupter's thread (inside CancellationTokenSource.Cancel()
+            // or Fiber.Interrupt): its remaining body would run there.
             _core.RunContinuationsAsynchronously = true;
-            _core.SetException(new OperationCanceledException(_cancellationToken));
         }
-        else
-        {
-            _core.SetResult(true);
-        }
+
+        _core.SetResult(!cancelled);
     }
 }

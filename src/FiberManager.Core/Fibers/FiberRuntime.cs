@@ -77,7 +77,7 @@ public sealed class FiberRuntime : IAsyncDisposable
     internal Fiber<T> CreateCore<T>(Fiber? parent, FiberScope scope, object body)
     {
         var owner = parent is not null ? parent.ChildList : scope.FiberList;
-        var fiber = new Fiber<T>(this, parent, owner, scope, body);
+        var fiber = new Fiber<T>(this, parent, scope, body);
         if (!owner.TryAdd(fiber))
         {
             fiber.Interrupt(parent is not null
@@ -93,5 +93,5 @@ public sealed class FiberRuntime : IAsyncDisposable
     /// (and closes with its scope). <paramref name="ambientScope"/> is its nearest scope.
     /// </summary>
     internal Fiber<T> CreateUnowned<T>(FiberScope ambientScope, object body) =>
-        new(this, null, null, ambientScope, body);
+        new(this, null, ambientScope, body);
 }

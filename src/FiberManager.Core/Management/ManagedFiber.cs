@@ -30,7 +30,7 @@ internal readonly record struct EventPayload<TOutput>(
 /// are published under the fiber lock to keep them in the order of the state changes.
 /// </remarks>
 [DebuggerDisplay("{Id} {DebugStatus}")]
-internal sealed class ManagedFiber<TInput, TOutput> : IFiberObserver
+internal sealed class ManagedFiber<TInput, TOutput> : IFiberObserver, IFiberBody
 {
     private readonly Lock _lock = new();
     private readonly FiberSupervisor<TInput, TOutput> _manager;
@@ -375,7 +375,7 @@ internal sealed class ManagedFiber<TInput, TOutput> : IFiberObserver
                 wasPending = _pending;
                 _pending = false;
                 _startedAt = TimeProvider.GetUtcNow();
-                _fiber = forked = scope.Fork(RunAsync);
+                _fiber = forked = scope.Runtime.ForkCore<Unit>(null, scope, this); // body: RunAsync
                 if (wasPending)
                 {
                     PublishStatusLocked(ManagedFiberStatus.Pending, Input.IsPaused ? ManagedFiberStatus.Paused : ManagedFiberStatus.Running);
@@ -624,6 +624,8 @@ internal sealed class ManagedFiber<TInput, TOutput> : IFiberObserver
     }
 
     /// <summary>The runtime fiber's body: the workflow, restarted on failure per the policy.</summary>
+    Task IFiberBody.RunAsync(FiberContext context) => RunAsync(context);
+
     private async Task RunAsync(FiberContext context)
     {
         var token = context.CancellationToken;
@@ -640,7 +642,17 @@ internal sealed class ManagedFiber<TInput, TOutput> : IFiberObserver
             }
             else
             {
-                await RunAttemptAsync(token).ConfigureAwait(false);
+                // The single attempt, inline (one async layer less per fiber than RunAttemptAsync):
+                // attempt 0, never backing off.
+                try
+                {
+                    await _workflow.RunAsync(new WorkflowContext<TInput, TOutput>(this, token, 0)).ConfigureAwait(false);
+                }
+                catch (Exception exception) when (exception is not OperationCanceledException || !token.IsCancellationRequested)
+                {
+                    RecordAttemptFailure(exception);
+                    throw;
+                }
             }
 
             // A workflow that returns once cancelled was interrupted all the same (and keeps the reason).
@@ -678,12 +690,16 @@ internal sealed class ManagedFiber<TInput, TOutput> : IFiberObserver
         }
         catch (Exception exception) when (exception is not OperationCanceledException || !token.IsCancellationRequested)
         {
-            lock (_lock)
-            {
-                _lastError = exception.Message;
-            }
-
+            RecordAttemptFailure(exception);
             throw;
+        }
+    }
+
+    private void RecordAttemptFailure(Exception exception)
+    {
+        lock (_lock)
+        {
+            _lastError = exception.Message;
         }
     }
 

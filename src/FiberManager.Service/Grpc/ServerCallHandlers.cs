@@ -193,10 +193,43 @@ internal sealed class UnaryServerCallHandler<TRequest, TResponse>(
 {
     protected override bool EndsOnServerStop => false;
 
-    protected override async Task HandleCoreAsync(GrpcCallContext call)
+    /// <summary>
+    /// Runs without an async state machine while every step completes at once (the usual unary
+    /// call: the request body is already buffered, the method answers synchronously, the flush
+    /// needs no wait); the first step that must wait continues asynchronously.
+    /// </summary>
+    protected override Task HandleCoreAsync(GrpcCallContext call)
+    {
+        if (!GrpcMessageFraming.TryReadSingleMessage(call.HttpContext.Request.BodyReader, parser, call.ReadOptions, out var request))
+        {
+            return HandleAsync(call);
+        }
+
+        var response = invoker(request, call);
+        if (!response.IsCompletedSuccessfully)
+        {
+            return RespondAsync(call, response);
+        }
+
+        var flush = WriteMessageAsync(call, response.Result, call.CancellationToken);
+        if (!flush.IsCompletedSuccessfully)
+        {
+            return flush.AsTask();
+        }
+
+        _ = flush.Result;
+        return Task.CompletedTask;
+    }
+
+    private async Task HandleAsync(GrpcCallContext call)
     {
         var request = await GrpcMessageFraming.ReadSingleMessageAsync(call.HttpContext.Request.BodyReader, parser, call.ReadOptions, call.CancellationToken).ConfigureAwait(false);
-        var response = await invoker(request, call).ConfigureAwait(false);
+        await RespondAsync(call, invoker(request, call)).ConfigureAwait(false);
+    }
+
+    private async Task RespondAsync(GrpcCallContext call, ValueTask<TResponse> pending)
+    {
+        var response = await pending.ConfigureAwait(false);
         await WriteMessageAsync(call, response, call.CancellationToken).ConfigureAwait(false);
     }
 }

@@ -410,6 +410,69 @@ public sealed class FiberSetTests
     }
 
     [Fact]
+    public async Task TryAdd_FiberRunInTheSet_ChangesNothingAndDoesNotInterruptIt()
+    {
+        var runtime = new FiberRuntime();
+        await using var cleanup = runtime.DisposeBounded();
+        var set = new FiberSet(runtime.CreateScope());
+        var member = set.Run(async ctx => await ctx.NeverAsync());
+
+        Assert.True(set.TryAdd(member, propagateInterruption: true));
+
+        Assert.False(member.IsInterruptRequested);
+        Assert.Equal(1, set.Count);
+        await member.InterruptAsync().DefaultTimeout();
+        Assert.Equal(0, set.Count);
+        await set.JoinAsync().DefaultTimeout(); // still not propagating: the flag of the run stands
+    }
+
+    [Fact]
+    public async Task TryAdd_FiberRunInAnotherSet_IsAMemberOfBothAndLeavesBoth()
+    {
+        var runtime = new FiberRuntime();
+        await using var cleanup = runtime.DisposeBounded();
+        var first = new FiberSet(runtime.CreateScope());
+        var second = new FiberSet(runtime.CreateScope());
+        var release = Gate.Create();
+        var member = first.Run(async _ =>
+        {
+            await release.Task;
+            return 1;
+        });
+
+        Assert.True(second.TryAdd(member));
+        Assert.Equal(1, first.Count);
+        Assert.Equal(1, second.Count);
+        release.SetResult();
+
+        await first.AwaitEmptyAsync().DefaultTimeout();
+        await second.AwaitEmptyAsync().DefaultTimeout();
+        Assert.Equal(0, second.Count);
+    }
+
+    [Fact]
+    public async Task AwaitEmptyAndJoin_WokenByTheLastMemberLeaving_FindEveryMemberDoneWithItsExit()
+    {
+        var runtime = new FiberRuntime();
+        await using var cleanup = runtime.DisposeBounded();
+        var set = new FiberSet(runtime.CreateScope());
+        var release = Gate.Create();
+        var members = Enumerable.Range(0, 64).Select(i => set.Run(async _ =>
+        {
+            await release.Task;
+            return i;
+        })).ToArray();
+        var empty = set.AwaitEmptyAsync();
+        var joined = set.JoinAsync();
+
+        release.SetResult();
+        await empty.DefaultTimeout();
+        Assert.All(members, m => Assert.True(m.TryGetExit(out var exit) && exit.IsSuccess));
+        await joined.DefaultTimeout();
+        Assert.All(members, m => Assert.True(m.IsDone));
+    }
+
+    [Fact]
     public async Task CloseAsync_MemberCancellationCallbackBlocksOnAThreadThatReadsTheSet_DoesNotDeadlock()
     {
         var runtime = new FiberRuntime();

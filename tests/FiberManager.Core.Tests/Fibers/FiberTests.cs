@@ -392,6 +392,97 @@ public sealed class FiberTests
     }
 
     [Fact]
+    public async Task NeverAsync_Interrupted_ResumesOnlyAfterTheTokensCallbacksRan_AndThrowsForTheFibersToken()
+    {
+        var runtime = new FiberRuntime();
+        await using var cleanup = runtime.DisposeBounded();
+        var callbackEntered = Gate.Create();
+        using var releaseCallback = new ManualResetEventSlim();
+        var resumed = false;
+        var tokenMatches = false;
+        var fiber = runtime.ForkDaemon(async ctx =>
+        {
+            using var registration = ctx.CancellationToken.Register(() =>
+            {
+                callbackEntered.SetResult();
+                releaseCallback.Wait(TestTimeouts.Default);
+            });
+            try
+            {
+                await ctx.NeverAsync();
+            }
+            catch (OperationCanceledException exception)
+            {
+                Volatile.Write(ref resumed, true);
+                tokenMatches = exception.CancellationToken == ctx.CancellationToken;
+                throw;
+            }
+        });
+        await fiber.ParkedAsync();
+
+        var interrupting = Task.Run(() => fiber.Interrupt());
+        await callbackEntered.Task.DefaultTimeout();
+        // The interrupt is inside the token's callbacks: the parked fiber has not been resumed yet
+        // (a registration disposed by a resumed body could otherwise drop callbacks not yet run).
+        Assert.False(Volatile.Read(ref resumed));
+        Assert.Equal(FiberStatus.Suspended, fiber.Status);
+        releaseCallback.Set();
+        await interrupting.DefaultTimeout();
+        var exit = await fiber.AwaitExitAsync().DefaultTimeout();
+
+        Assert.True(exit.IsInterrupted);
+        Assert.True(resumed);
+        Assert.True(tokenMatches);
+    }
+
+    [Fact]
+    public async Task TwoRuntimeWaitsAtOnce_OneElapses_TheOtherIsCancelledByTheInterrupt()
+    {
+        var clock = new ManualTimeProvider();
+        var runtime = new FiberRuntime(clock);
+        await using var cleanup = runtime.DisposeBounded();
+        Task? delay = null;
+        Task? never = null;
+        var fiber = runtime.ForkDaemon(async ctx =>
+        {
+            delay = ctx.DelayAsync(TimeSpan.FromSeconds(1)).AsTask(); // takes the fiber's wait slot
+            never = ctx.NeverAsync().AsTask(); // the slot is taken: waits on the token
+            await Task.WhenAll(delay, never);
+        });
+
+        await clock.WaitForTimersAsync(1).DefaultTimeout();
+        await TestTimeouts.UntilAsync(() => Volatile.Read(ref never) is not null, "both waits started");
+        var (delayTask, neverTask) = (Volatile.Read(ref delay)!, Volatile.Read(ref never)!);
+        clock.Advance(TimeSpan.FromSeconds(1));
+        await delayTask.DefaultTimeout();
+        Assert.False(neverTask.IsCompleted);
+        var exit = await fiber.InterruptAsync().DefaultTimeout();
+
+        Assert.True(exit.IsInterrupted);
+        Assert.True(neverTask.IsCanceled);
+        Assert.True(delayTask.IsCompletedSuccessfully);
+    }
+
+    [Fact]
+    public async Task NeverAsync_AfterAnElapsedDelay_TakesTheFreedSlotAndIsInterrupted()
+    {
+        var clock = new ManualTimeProvider();
+        var runtime = new FiberRuntime(clock);
+        await using var cleanup = runtime.DisposeBounded();
+        var fiber = runtime.ForkDaemon(async ctx =>
+        {
+            await ctx.DelayAsync(TimeSpan.FromSeconds(1));
+            await ctx.NeverAsync();
+        });
+
+        await clock.AdvanceWhenParkedAsync(TimeSpan.FromSeconds(1), 1, () => fiber);
+        await TestTimeouts.UntilAsync(() => clock.ActiveTimerCount == 0 && fiber.Status == FiberStatus.Suspended, "parked in NeverAsync");
+        var exit = await fiber.InterruptAsync().DefaultTimeout();
+
+        Assert.True(exit.IsInterrupted);
+    }
+
+    [Fact]
     public async Task Status_WhileInNeverAsync_IsSuspended_ThenDoneWhenInterrupted()
     {
         var runtime = new FiberRuntime();

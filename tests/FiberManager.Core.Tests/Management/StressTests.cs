@@ -503,9 +503,11 @@ public sealed class StressTests : ManagerTestBase
                 Assert.True(result.Created);
             }
         });
+        // The checker is running before the replacers start (on a loaded machine the 90 replacements
+        // can otherwise all finish before its first check).
+        var checkerRunning = NewGate();
         var checker = Task.Run(async () =>
         {
-            await go.Task;
             var checks = 0;
             while (Volatile.Read(ref checking))
             {
@@ -513,11 +515,13 @@ public sealed class StressTests : ManagerTestBase
                 Assert.InRange(live, 0, 1);
                 Assert.InRange(manager.GetStatistics().LiveFibers, 0, 1);
                 checks++;
+                checkerRunning.TrySetResult();
                 await Task.Yield();
             }
 
             return checks;
         });
+        await (await Task.WhenAny(checkerRunning.Task, checker).DefaultTimeout()); // a failed first check surfaces here
         go.SetResult();
         await Task.WhenAll(replacers).DefaultTimeout();
         Volatile.Write(ref checking, false);
