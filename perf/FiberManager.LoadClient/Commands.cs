@@ -143,6 +143,7 @@ internal sealed class Json
         {
             string s => System.Text.Json.JsonSerializer.Serialize(s),
             bool b => b ? "true" : "false",
+            double[] a => "[" + string.Join(",", a.Select(d => d.ToString("0.###", CultureInfo.InvariantCulture))) + "]",
             double d => d.ToString("0.###", CultureInfo.InvariantCulture),
             IFormattable f => f.ToString(null, CultureInfo.InvariantCulture),
             _ => System.Text.Json.JsonSerializer.Serialize(value.ToString()),

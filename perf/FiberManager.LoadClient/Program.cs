@@ -9,9 +9,12 @@ using FiberManager.LoadClient;
 //   report FILE                           the markdown table of a grpc results JSONL (plain text)
 //   g2 --url URL [--streams S] [--connections C] [--events E] [--concurrency P]
 //   g3 --url URL [--pairs P] [--concurrency C] [--pid PID]
+//   soak --url URL --pid PID [--fibers F] [--connections C] [--producers P] [--seconds D] [--warmup W] [--slow S]
+//        [--slow-delay-ms MS] [--grace S] [--rss-tolerance X] [--thread-slack N]
+//                                         load + soak, then SIGTERM to PID under load (see Soak.cs)
 if (args.Length == 0)
 {
-    Console.Error.WriteLine("usage: FiberManager.LoadClient body|start|h2log|g2|g3 ...");
+    Console.Error.WriteLine("usage: FiberManager.LoadClient body|start|h2log|report|g2|g3|soak ...");
     return 2;
 }
 
@@ -35,6 +38,21 @@ try
             Int(args, "--pairs", 100_000),
             Int(args, "--concurrency", 16),
             Int(args, "--pid", 0)).ConfigureAwait(false),
+        "soak" => await Soak.RunAsync(new SoakOptions
+        {
+            Url = new Uri(Require(args, "--url")),
+            Pid = Int(args, "--pid", 0),
+            Fibers = Int(args, "--fibers", 10_000),
+            Connections = Int(args, "--connections", 16),
+            Producers = Int(args, "--producers", 64),
+            Duration = TimeSpan.FromSeconds(Int(args, "--seconds", 300)),
+            Warmup = TimeSpan.FromSeconds(Int(args, "--warmup", 120)),
+            SlowFibers = Int(args, "--slow", 4),
+            SlowDelay = TimeSpan.FromMilliseconds(Int(args, "--slow-delay-ms", 1_000)),
+            Grace = TimeSpan.FromSeconds(Int(args, "--grace", 30)),
+            RssTolerance = Option(args, "--rss-tolerance") is { } tolerance ? double.Parse(tolerance, CultureInfo.InvariantCulture) : 0.10,
+            ThreadSlack = Int(args, "--thread-slack", 8),
+        }).ConfigureAwait(false),
         _ => throw new ArgumentException($"unknown command '{args[0]}'"),
     };
 }

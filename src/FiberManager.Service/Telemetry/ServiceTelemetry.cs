@@ -195,14 +195,23 @@ public static class WorkflowTracing
             name: ServiceTelemetryNames.WorkflowProcess);
     }
 
-    /// <summary>Remembers the current span (the Submit RPC's) with the payload it submits.</summary>
+    /// <summary>
+    /// Remembers the current span (the Submit RPC's) with the payload it submits, when someone
+    /// listens to the workflow spans. Otherwise nothing: there is almost always a current span
+    /// (ASP.NET Core starts one per request whenever logging is on), and every payload would hold
+    /// a weak-table entry (a dependent GC handle) for as long as it lives in an input queue or a
+    /// replay window, hundreds of thousands under load, to feed links no span will ever carry.
+    /// </summary>
     internal static void CaptureSubmit(Payload input)
     {
-        if (Activity.Current is { } current && input is not null)
+        if (input is not null && Activity.Current is { } current && ServiceDiagnostics.Source.HasListeners())
         {
             s_submits.AddOrUpdate(input, new SubmitContext(current.Context));
         }
     }
+
+    /// <summary>Whether <see cref="CaptureSubmit"/> remembered a span for <paramref name="input"/>.</summary>
+    internal static bool IsCaptured(Payload input) => s_submits.TryGetValue(input, out _);
 
     private sealed record SubmitContext(ActivityContext Context);
 }
