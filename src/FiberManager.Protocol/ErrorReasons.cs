@@ -34,6 +34,13 @@ public static class ErrorReasons
     public const string InputQueueFull = "INPUT_QUEUE_FULL";
 
     /// <summary>
+    /// Submit with an input larger than the server's input limit (<c>FiberManager:Server:MaxInputSize</c>;
+    /// by default the message size limit less room for the event that carries an output). INVALID_ARGUMENT:
+    /// it depends on the request alone, so a retry of the same input never succeeds.
+    /// </summary>
+    public const string InputTooLarge = "INPUT_TOO_LARGE";
+
+    /// <summary>
     /// Start by an API key that already holds its <c>MaxFibers</c> live fibers (metadata
     /// <see cref="ErrorMetadataKeys.ApiKey"/>, <see cref="ErrorMetadataKeys.MaxFibers"/>,
     /// <see cref="ErrorMetadataKeys.LiveFibers"/>). RESOURCE_EXHAUSTED.
@@ -70,6 +77,7 @@ public static class ErrorReasons
         FiberEnded,
         ConcurrencyLimitReached,
         InputQueueFull,
+        InputTooLarge,
         ApiKeyFiberLimitReached,
         InvalidFiberId,
         InvalidArgument,
@@ -100,6 +108,12 @@ public static class ErrorMetadataKeys
 
     /// <summary>The manager's concurrency limit when the error happened.</summary>
     public const string MaxConcurrentFibers = "max_concurrent_fibers";
+
+    /// <summary>The size in bytes of the input a Submit carried, on INPUT_TOO_LARGE.</summary>
+    public const string InputSize = "input_size";
+
+    /// <summary>The largest input in bytes the server accepts, on INPUT_TOO_LARGE.</summary>
+    public const string MaxInputSize = "max_input_size";
 
     /// <summary>The fiber's last event sequence number.</summary>
     public const string LastSequence = "last_sequence";

@@ -150,6 +150,47 @@ public sealed class ListTests(SharedServiceFixture fixture) : IClassFixture<Shar
     }
 
     [Fact]
+    public async Task ListFibers_PageTokenReusedWithOtherFilters_InvalidArgument()
+    {
+        var (run, ids) = await StartFiveAsync();
+        var first = ForRun(run);
+        first.PageSize = 2;
+        var token = (await Client.ListFibersAsync(first).DefaultTimeout()).NextPageToken;
+        Assert.NotEmpty(token);
+
+        var otherLabels = ForRun(run);
+        otherLabels.Labels.Add("parity", "odd");
+        otherLabels.PageToken = token;
+        var error = await RpcAssert.FailsAsync(() => Client.ListFibersAsync(otherLabels), GrpcStatusCode.InvalidArgument, ErrorReasons.InvalidArgument);
+        RpcAssert.HasMetadata(error, ErrorMetadataKeys.Field, "page_token");
+        Assert.Contains("other filters", error.Detail, StringComparison.Ordinal);
+
+        var otherWorkflow = ForRun(run);
+        otherWorkflow.Workflow = "echo";
+        otherWorkflow.PageToken = token;
+        await RpcAssert.FailsAsync(() => Client.ListFibersAsync(otherWorkflow), GrpcStatusCode.InvalidArgument, ErrorReasons.InvalidArgument);
+
+        // The same filters with another page size continue where the first page ended.
+        var same = ForRun(run);
+        same.PageSize = 10;
+        same.PageToken = token;
+        Assert.Equal(ids[2..], (await Client.ListFibersAsync(same).DefaultTimeout()).Fibers.Select(f => f.FiberId));
+        await InterruptAllAsync(ids);
+    }
+
+    [Fact]
+    public async Task ListFibers_MadeUpPageToken_InvalidArgument()
+    {
+        // What the tokens used to be: base64 of "after:" and a fiber id, which anyone could make.
+        var token = Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes("after:list-a"));
+        var error = await RpcAssert.FailsAsync(
+            () => Client.ListFibersAsync(new ListFibersRequest { PageToken = token }),
+            GrpcStatusCode.InvalidArgument,
+            ErrorReasons.InvalidArgument);
+        RpcAssert.HasMetadata(error, ErrorMetadataKeys.Field, "page_token");
+    }
+
+    [Fact]
     public async Task ListFibers_UnknownStatusValue_InvalidArgument()
     {
         var request = new ListFibersRequest();

@@ -98,4 +98,27 @@ public sealed class ShutdownTests
         var terminated = await events.TerminatedThenEndAsync();
         Assert.Contains("shutdown", terminated.Terminated.Exit.Message, StringComparison.Ordinal);
     }
+    [Fact]
+    public async Task StartWaitingForAPermit_HostStops_UnavailableShuttingDown()
+    {
+        var host = await ServiceHost.StartAsync(
+            new Dictionary<string, string?>
+            {
+                ["FiberManager:InterruptGracePeriod"] = "00:00:01",
+                ["FiberManager:MaxConcurrentFibers"] = "1",
+            },
+            TestWorkflows.Register);
+        await using var _ = host;
+        var client = host.Client;
+        await client.StartAsync(Ids.New("shutdown-holder"), "echo").DefaultTimeout();
+        var id = Ids.New("shutdown-waiter");
+        var waiting = client.StartAsync(new StartRequest { FiberId = id, Workflow = "echo", Admission = AdmissionPolicy.Wait, PermitTimeout = Duration.FromTimeSpan(TimeSpan.FromMinutes(5)) });
+        await Eventually.UntilAsync(() => client.GetStatusAsync(id), s => s.Status == FiberStatus.Pending);
+
+        host.App.Services.GetRequiredService<IHostApplicationLifetime>().StopApplication();
+
+        // Not created=true with an INTERRUPTED fiber: the Start failed, and the fiber is gone.
+        var error = await RpcAssert.FailsAsync(() => waiting, GrpcStatusCode.Unavailable, ErrorReasons.ShuttingDown);
+        Assert.Contains("shutting down", error.Detail, StringComparison.Ordinal);
+    }
 }

@@ -136,9 +136,19 @@ public sealed class StartTests(SharedServiceFixture fixture) : IClassFixture<Sha
         Assert.Equal(ExitKind.Interrupted, terminated.Terminated.Exit.Kind);
         Assert.Contains("replace", terminated.Terminated.Exit.Message, StringComparison.Ordinal);
 
+        // A sequence of its own: its one event so far is PENDING -> RUNNING (it held the id as
+        // PENDING while the old one ended, and was admitted then).
         var status = await Client.GetStatusAsync(id).DefaultTimeout();
         Assert.Equal("aggregate", status.Workflow);
-        Assert.Equal(0UL, status.LastSequence);
+        Assert.Equal(1UL, status.LastSequence);
+        await using (var fresh = new EventReader(Client, id))
+        {
+            var admitted = await fresh.NextAsync();
+            Assert.Equal(1UL, admitted.Sequence);
+            Assert.Equal(FiberStatus.Pending, admitted.StatusChanged.Previous);
+            Assert.Equal(FiberStatus.Running, admitted.StatusChanged.Current);
+        }
+
         await Client.InterruptAsync(id).DefaultTimeout();
     }
 

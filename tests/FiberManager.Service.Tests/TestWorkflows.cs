@@ -18,12 +18,16 @@ public static class TestWorkflows
     /// <summary>Echoes inputs, but throws (the fiber fails) on the JSON string "fail".</summary>
     public const string FailOn = "test-fail-on";
 
+    /// <summary>Publishes every binary input twice over (an output twice the size of its input).</summary>
+    public const string Doubles = "test-doubles";
+
     /// <summary>Registers the test workflows.</summary>
     public static void Register(WebApplicationBuilder builder)
     {
         builder.Services.AddWorkflow<NeverReadsWorkflow>(NeverReads, "Test: never reads its input.");
         builder.Services.AddWorkflow<StubbornWorkflow>(Stubborn, "Test: ignores cancellation.");
         builder.Services.AddWorkflow<FailOnWorkflow>(FailOn, "Test: echoes, fails on \"fail\".");
+        builder.Services.AddWorkflow<DoublesWorkflow>(Doubles, "Test: publishes binary inputs twice over.");
     }
 
     public static Struct Args(params (string Key, Value Value)[] fields)
@@ -63,6 +67,18 @@ public sealed class FailOnWorkflow : IWorkflow<Payload, Payload>
             }
 
             context.Publish(input);
+        }
+    }
+}
+
+public sealed class DoublesWorkflow : IWorkflow<Payload, Payload>
+{
+    public async Task RunAsync(WorkflowContext<Payload, Payload> context)
+    {
+        await foreach (var input in context.Input.ReadAllAsync(context.CancellationToken).ConfigureAwait(false))
+        {
+            var bytes = input.Binary.ToByteArray();
+            context.Publish(new Payload { Binary = Google.Protobuf.ByteString.CopyFrom([.. bytes, .. bytes]) });
         }
     }
 }

@@ -201,9 +201,9 @@ public readonly struct FiberContext
             return [];
         }
 
-        var watcher = new FirstFailureWatcher(fibers, Fiber.Id);
+        var watcher = FirstExitWatcher.FirstFailure(fibers, Fiber.Id);
         await AwaitChildrenAsync(watcher.Task, fibers).ConfigureAwait(false);
-        if (watcher.FirstFailed is Fiber<T> failed)
+        if (watcher.First is Fiber<T> failed)
         {
             // The first to fail, not the first in order: the others may be interrupted because of it.
             await failed.JoinAsync().ConfigureAwait(false); // rethrows its failure (or its interruption)
@@ -234,9 +234,9 @@ public readonly struct FiberContext
 
         var self = this;
         var fibers = bodies.Select(self.Fork).ToArray();
-        var watcher = new FirstSuccessWatcher(fibers, Fiber.Id);
+        var watcher = FirstExitWatcher.FirstSuccess(fibers, Fiber.Id);
         await AwaitChildrenAsync(watcher.Task, fibers).ConfigureAwait(false);
-        var winner = watcher.Winner;
+        var winner = watcher.First;
         if (winner is not null)
         {
             return await ((Fiber<T>)winner).JoinAsync().ConfigureAwait(false);
@@ -313,19 +313,25 @@ public readonly struct FiberContext
         }
     }
 
-    /// <summary>Completes when every fiber has ended; on the first failure, interrupts the rest first.</summary>
-    private sealed class FirstFailureWatcher : TaskCompletionSource, IFiberObserver
+    /// <summary>
+    /// Watches combinator children: the first to end with the exit it looks for (success for a
+    /// race, anything else for all) is <see cref="First"/>, and the others are interrupted at once.
+    /// Completes when every child has ended.
+    /// </summary>
+    private sealed class FirstExitWatcher : TaskCompletionSource, IFiberObserver
     {
         private readonly Fiber[] _fibers;
         private readonly Interruptor _by;
+        private readonly bool _onSuccess;
         private int _remaining;
-        private Fiber? _firstFailed;
+        private Fiber? _first;
 
-        public FirstFailureWatcher(Fiber[] fibers, long parentId)
+        private FirstExitWatcher(Fiber[] fibers, long parentId, bool onSuccess)
             : base(TaskCreationOptions.RunContinuationsAsynchronously)
         {
             _fibers = fibers;
             _by = new Interruptor(InterruptorKind.Fiber, parentId);
+            _onSuccess = onSuccess;
             _remaining = fibers.Length;
             foreach (var fiber in fibers)
             {
@@ -333,54 +339,18 @@ public readonly struct FiberContext
             }
         }
 
-        /// <summary>The first fiber that ended without success (failed, or interrupted from elsewhere), if any.</summary>
-        public Fiber? FirstFailed => Volatile.Read(ref _firstFailed);
+        /// <summary>The first child that ended without success (failed, or interrupted from elsewhere), if any (<see cref="AllAsync{T}"/>).</summary>
+        public static FirstExitWatcher FirstFailure(Fiber[] fibers, long parentId) => new(fibers, parentId, onSuccess: false);
+
+        /// <summary>The first child that succeeded, if any (<see cref="RaceAsync{T}"/>).</summary>
+        public static FirstExitWatcher FirstSuccess(Fiber[] fibers, long parentId) => new(fibers, parentId, onSuccess: true);
+
+        /// <summary>The first child whose exit matched, if any.</summary>
+        public Fiber? First => Volatile.Read(ref _first);
 
         public void OnFiberDone(Fiber fiber)
         {
-            if (fiber.TryGetExit(out var exit) && !exit.IsSuccess && Interlocked.CompareExchange(ref _firstFailed, fiber, null) is null)
-            {
-                foreach (var other in _fibers)
-                {
-                    if (!ReferenceEquals(other, fiber))
-                    {
-                        other.Interrupt(_by);
-                    }
-                }
-            }
-
-            if (Interlocked.Decrement(ref _remaining) == 0)
-            {
-                TrySetResult();
-            }
-        }
-    }
-
-    /// <summary>Completes when one fiber succeeds (after interrupting and awaiting the rest) or all have ended.</summary>
-    private sealed class FirstSuccessWatcher : TaskCompletionSource, IFiberObserver
-    {
-        private readonly Fiber[] _fibers;
-        private readonly Interruptor _by;
-        private int _remaining;
-        private Fiber? _winner;
-
-        public FirstSuccessWatcher(Fiber[] fibers, long parentId)
-            : base(TaskCreationOptions.RunContinuationsAsynchronously)
-        {
-            _fibers = fibers;
-            _by = new Interruptor(InterruptorKind.Fiber, parentId);
-            _remaining = fibers.Length;
-            foreach (var fiber in fibers)
-            {
-                fiber.AddObserver(this);
-            }
-        }
-
-        public Fiber? Winner => Volatile.Read(ref _winner);
-
-        public void OnFiberDone(Fiber fiber)
-        {
-            if (fiber.TryGetExit(out var exit) && exit.IsSuccess && Interlocked.CompareExchange(ref _winner, fiber, null) is null)
+            if (fiber.TryGetExit(out var exit) && exit.IsSuccess == _onSuccess && Interlocked.CompareExchange(ref _first, fiber, null) is null)
             {
                 foreach (var other in _fibers)
                 {

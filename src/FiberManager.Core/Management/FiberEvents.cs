@@ -145,7 +145,10 @@ public sealed record FiberQuery
     /// <summary>Page size (0: 100; capped by the manager's maximum).</summary>
     public int PageSize { get; init; }
 
-    /// <summary>The token of the previous page's <see cref="FiberPage.NextPageToken"/>.</summary>
+    /// <summary>
+    /// The previous page's <see cref="FiberPage.NextPageToken"/>, with the same filters (the page
+    /// size may change); a token reused with other filters is refused.
+    /// </summary>
     public string? PageToken { get; init; }
 }
 

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Text;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -42,8 +41,10 @@ public sealed partial class FiberSupervisor<TInput, TOutput> : IAsyncDisposable
     private readonly Dictionary<string, ManagedFiber<TInput, TOutput>> _live = new(StringComparer.Ordinal);
     private readonly Dictionary<string, ManagedFiber<TInput, TOutput>> _retained = new(StringComparer.Ordinal);
     private readonly LinkedList<ManagedFiber<TInput, TOutput>> _retentionOrder = new();
+    private readonly HashSet<ManagedFiber<TInput, TOutput>> _replaced = [];
     private readonly Dictionary<string, int> _fibersByOwner = new(StringComparer.Ordinal);
     private readonly PermitPool _permits;
+    private readonly PageTokens _pageTokens = new();
     private readonly FiberRuntime _runtime;
     private readonly FiberScope _scope;
     private Task? _shutdown;
@@ -78,6 +79,12 @@ public sealed partial class FiberSupervisor<TInput, TOutput> : IAsyncDisposable
     internal FiberManagerLog Log { get; }
 
     internal ILogger WorkflowLogger { get; }
+
+    /// <summary>
+    /// A test hook run by Resume right after a fiber's input gate opened, still under the fiber's
+    /// lock: lets a test hold the resume there while the workflow takes an input and publishes.
+    /// </summary>
+    internal Action<string>? AfterResumeForTesting { get; set; }
 
     /// <summary>
     /// Starts <paramref name="workflow"/> under <paramref name="fiberId"/>.
@@ -129,11 +136,6 @@ public sealed partial class FiberSupervisor<TInput, TOutput> : IAsyncDisposable
                             case IdConflictPolicy.UseExisting:
                                 return new StartResult(existing.Snapshot(), Created: false);
                             case IdConflictPolicy.Replace:
-                                // Refuse before interrupting anything: a replacement the owner
-                                // may not hold must not cost the fiber it would replace. (The
-                                // check at registration below still holds the limit if another
-                                // Start by the owner takes the slot meanwhile.)
-                                ThrowIfOwnerAtLimitLocked(fiberId, options, replacing: existing);
                                 toReplace = existing;
                                 break;
                             default:
@@ -146,11 +148,26 @@ public sealed partial class FiberSupervisor<TInput, TOutput> : IAsyncDisposable
                     return new StartResult(ended.Snapshot(), Created: false);
                 }
 
-                if (toReplace is null && ending is null)
+                if (ending is null)
                 {
-                    ThrowIfOwnerAtLimitLocked(fiberId, options, replacing: null);
+                    // Before anything is interrupted: a replacement the owner may not hold must not
+                    // cost the fiber it would replace (whose slot it takes).
+                    ThrowIfOwnerAtLimitLocked(fiberId, options, replacing: toReplace);
                     fiber = new ManagedFiber<TInput, TOutput>(this, fiberId, workflowName, workflow, options, inputCapacity);
-                    if (_permits.TryAcquire())
+                    if (toReplace is not null)
+                    {
+                        // The replaced fiber leaves its owner's count now: its slot goes to the new one.
+                        ReleaseOwnerLocked(toReplace);
+                        // The new fiber is stored before the old one is interrupted (the FiberMap
+                        // rule), so the id never resolves to an ended fiber or to nothing: it is
+                        // Pending (inputs are buffered, subscribers and status see it) and is
+                        // admitted once every fiber it replaces has ended, so that one id never
+                        // runs two workflows at once.
+                        fiber.SetAwaitingPredecessors(toReplace.PredecessorsEnded is { } earlier ? Task.WhenAll(toReplace.Ended, earlier) : toReplace.Ended);
+                        _pending++;
+                        _replaced.Add(toReplace);
+                    }
+                    else if (_permits.TryAcquire())
                     {
                         hasPermit = true;
                     }
@@ -174,7 +191,7 @@ public sealed partial class FiberSupervisor<TInput, TOutput> : IAsyncDisposable
                 }
                 else
                 {
-                    fiber = (toReplace ?? ending)!;
+                    fiber = ending;
                 }
             }
 
@@ -187,8 +204,15 @@ public sealed partial class FiberSupervisor<TInput, TOutput> : IAsyncDisposable
             if (toReplace is not null)
             {
                 Log.FiberReplacing(fiberId);
-                await toReplace.InterruptAsync(Options.InterruptGracePeriod, "replace").WaitAsync(cancellationToken).ConfigureAwait(false);
-                continue; // the old one is in retention now; register the new one
+                _ = toReplace.InterruptAsync(Options.InterruptGracePeriod, "replace");
+                switch (await AdmitReplacementAsync(fiber, options, cancellationToken).ConfigureAwait(false))
+                {
+                    case ReplacementAdmission.Ended:
+                        return await EndedBeforeAdmissionAsync(fiber).ConfigureAwait(false);
+                    case ReplacementAdmission.HasPermit:
+                        OnPermitGranted(fiber); // it was counted as pending
+                        return new StartResult(fiber.Snapshot(), Created: true);
+                }
             }
 
             if (hasPermit)
@@ -224,8 +248,96 @@ public sealed partial class FiberSupervisor<TInput, TOutput> : IAsyncDisposable
                 throw ConcurrencyLimitReached(fiberId, $"no permit freed within {timeout}");
             }
 
-            return new StartResult(fiber.Snapshot(), Created: true);
+            return fiber.HasRun ? new StartResult(fiber.Snapshot(), Created: true) : await EndedBeforeAdmissionAsync(fiber).ConfigureAwait(false);
         }
+    }
+
+    private enum ReplacementAdmission
+    {
+        /// <summary>It holds a permit: start it.</summary>
+        HasPermit,
+
+        /// <summary>It waits for a permit (its waiter is set): observe it.</summary>
+        Waiting,
+
+        /// <summary>It was interrupted (or replaced, or shut down) before it was admitted.</summary>
+        Ended,
+    }
+
+    /// <summary>
+    /// Waits until every fiber <paramref name="fiber"/> replaces has ended, then admits it like a
+    /// new fiber: a free permit, or <see cref="AdmissionMode.Reject"/> (it ends, and the Start
+    /// fails), or a place in the permit queue.
+    /// </summary>
+    private async Task<ReplacementAdmission> AdmitReplacementAsync(ManagedFiber<TInput, TOutput> fiber, StartOptions options, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await fiber.PredecessorsEnded!.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            await fiber.TryCancelAwaitingAsync("start cancelled").ConfigureAwait(false);
+            throw;
+        }
+
+        PermitPool.Waiter? waiter = null;
+        lock (_lock)
+        {
+            if (!fiber.IsAwaitingAdmission)
+            {
+                return ReplacementAdmission.Ended;
+            }
+
+            if (_permits.TryAcquire())
+            {
+                return ReplacementAdmission.HasPermit;
+            }
+
+            if (options.Admission != AdmissionMode.Reject)
+            {
+                waiter = _permits.Enqueue();
+                if (fiber.TrySetPermitWaiter(waiter))
+                {
+                    return ReplacementAdmission.Waiting;
+                }
+            }
+        }
+
+        if (waiter is not null)
+        {
+            // Interrupted between the check and the waiter: hand back what it may have been granted.
+            if (!waiter.TryCancel())
+            {
+                ReleasePermit();
+            }
+
+            return ReplacementAdmission.Ended;
+        }
+
+        if (!await fiber.TryCancelAwaitingAsync("no permit").ConfigureAwait(false))
+        {
+            return ReplacementAdmission.Ended;
+        }
+
+        throw ConcurrencyLimitReached(fiber.Id, "no permit is free");
+    }
+
+    /// <summary>
+    /// The Start of a fiber that ended before it ran (interrupted, replaced, or shut down while it
+    /// waited for a permit or for the fiber it replaces): created, then ended; but when shutdown
+    /// ended it, this Start created nothing: it fails, and no trace of the fiber is left.
+    /// </summary>
+    private async Task<StartResult> EndedBeforeAdmissionAsync(ManagedFiber<TInput, TOutput> fiber)
+    {
+        await fiber.Ended.ConfigureAwait(false);
+        if (IsShuttingDown)
+        {
+            Forget(fiber);
+            throw FiberManagerException.ShuttingDown();
+        }
+
+        return new StartResult(fiber.Snapshot(), Created: true);
     }
 
     /// <summary>Offers one input to the fiber.</summary>
@@ -285,7 +397,13 @@ public sealed partial class FiberSupervisor<TInput, TOutput> : IAsyncDisposable
     public FiberSubscription<TOutput> Subscribe(string fiberId, ulong afterSequence = 0) =>
         SubscribeObserved(Find(fiberId), afterSequence);
 
-    /// <summary>Lists fibers (live and retained) matching <paramref name="query"/>, ordered by id, one page at a time.</summary>
+    /// <summary>
+    /// Lists fibers (live and retained) matching <paramref name="query"/>, ordered by id, one page
+    /// at a time. A page token is bound to the filters it was issued for (statuses, workflow,
+    /// labels; the page size may change) and to this manager: reused with other filters, altered,
+    /// or issued by another manager, it is refused with InvalidArgument.
+    /// </summary>
+    /// <exception cref="FiberManagerException">InvalidArgument: a negative page size, or a page token that is not valid for this query.</exception>
     /// <example><code>var page = manager.List(new FiberQuery { Statuses = [ManagedFiberStatus.Paused], PageSize = 50 });</code></example>
     public FiberPage List(FiberQuery? query = null)
     {
@@ -296,7 +414,7 @@ public sealed partial class FiberSupervisor<TInput, TOutput> : IAsyncDisposable
         }
 
         var pageSize = Math.Min(query.PageSize == 0 ? DefaultPageSize : query.PageSize, Options.MaxPageSize);
-        var after = DecodePageToken(query.PageToken);
+        var after = _pageTokens.Decode(query.PageToken, query);
         List<ManagedFiber<TInput, TOutput>> all;
         lock (_lock)
         {
@@ -341,7 +459,7 @@ public sealed partial class FiberSupervisor<TInput, TOutput> : IAsyncDisposable
         }
 
         var page = matching.Skip(start).Take(pageSize).ToList();
-        var next = start + page.Count < matching.Count ? EncodePageToken(page[^1].FiberId) : string.Empty;
+        var next = start + page.Count < matching.Count ? _pageTokens.Encode(page[^1].FiberId, query) : string.Empty;
         return new FiberPage(page, next, matching.Count);
     }
 
@@ -405,16 +523,25 @@ public sealed partial class FiberSupervisor<TInput, TOutput> : IAsyncDisposable
         var errors = new List<string>();
         lock (_lock)
         {
-            var holding = _live.Values.Count(f => f.HoldsPermit);
+            // Replaced fibers are out of the live map but still hold their permit until they end.
+            var holding = _live.Values.Count(f => f.HoldsPermit) + _replaced.Count(f => f.HoldsPermit);
             if (holding != _permits.InUse)
             {
                 errors.Add($"permits in use ({_permits.InUse}) != live fibers holding one ({holding})");
             }
 
-            var pending = _live.Values.Count(f => f.Status == ManagedFiberStatus.Pending);
+            var pending = _live.Values.Concat(_replaced).Count(f => f.Status == ManagedFiberStatus.Pending);
             if (pending != _pending)
             {
                 errors.Add($"pending counter ({_pending}) != pending fibers ({pending})");
+            }
+
+            foreach (var old in _replaced)
+            {
+                if (_live.TryGetValue(old.Id, out var successor) && successor.HasRun)
+                {
+                    errors.Add($"fiber {old.Id} runs its replacement before the replaced one ended");
+                }
             }
 
             foreach (var fiber in _retained.Values)
@@ -478,21 +605,26 @@ public sealed partial class FiberSupervisor<TInput, TOutput> : IAsyncDisposable
 
         lock (_lock)
         {
-            if (!fiber.LeaveOwnerCount())
-            {
-                return;
-            }
+            ReleaseOwnerLocked(fiber);
+        }
+    }
 
-            var count = _fibersByOwner[fiber.Owner] - 1;
-            Debug.Assert(count >= 0, "an owner's count never goes negative");
-            if (count == 0)
-            {
-                _fibersByOwner.Remove(fiber.Owner);
-            }
-            else
-            {
-                _fibersByOwner[fiber.Owner] = count;
-            }
+    private void ReleaseOwnerLocked(ManagedFiber<TInput, TOutput> fiber)
+    {
+        if (fiber.Owner is null || !fiber.LeaveOwnerCount())
+        {
+            return;
+        }
+
+        var count = _fibersByOwner[fiber.Owner] - 1;
+        Debug.Assert(count >= 0, "an owner's count never goes negative");
+        if (count == 0)
+        {
+            _fibersByOwner.Remove(fiber.Owner);
+        }
+        else
+        {
+            _fibersByOwner[fiber.Owner] = count;
         }
     }
 
@@ -521,6 +653,7 @@ public sealed partial class FiberSupervisor<TInput, TOutput> : IAsyncDisposable
                 _live.Remove(fiber.Id);
             }
 
+            _replaced.Remove(fiber);
             if (fiber.LeavePendingCount())
             {
                 _pending--;
@@ -680,6 +813,41 @@ public sealed partial class FiberSupervisor<TInput, TOutput> : IAsyncDisposable
         return fiber;
     }
 
+    private bool IsShuttingDown
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _shutdown is not null;
+            }
+        }
+    }
+
+    /// <summary>Removes an ended fiber that never ran, and whose Start failed, from the live map and retention.</summary>
+    private void Forget(ManagedFiber<TInput, TOutput> fiber)
+    {
+        Debug.Assert(fiber.HasEnded && !fiber.HasRun, "only an ended fiber that never ran is forgotten");
+        fiber.MarkAdmissionFailed();
+        lock (_lock)
+        {
+            if (_live.TryGetValue(fiber.Id, out var live) && ReferenceEquals(live, fiber))
+            {
+                _live.Remove(fiber.Id);
+            }
+
+            if (_retained.TryGetValue(fiber.Id, out var retained) && ReferenceEquals(retained, fiber))
+            {
+                _retained.Remove(fiber.Id);
+                if (fiber.RetentionNode is { } node)
+                {
+                    _retentionOrder.Remove(node);
+                    fiber.RetentionNode = null;
+                }
+            }
+        }
+    }
+
     private void PruneRetentionLocked()
     {
         var horizon = TimeProvider.GetUtcNow() - Options.RetentionPeriod;
@@ -706,7 +874,7 @@ public sealed partial class FiberSupervisor<TInput, TOutput> : IAsyncDisposable
         ManagedFiber<TInput, TOutput>[] live;
         lock (_lock)
         {
-            live = [.. _live.Values];
+            live = [.. _live.Values, .. _replaced];
         }
 
         Log.ShuttingDown(live.Length);
@@ -723,29 +891,4 @@ public sealed partial class FiberSupervisor<TInput, TOutput> : IAsyncDisposable
             $"Concurrency limit reached: {why}.",
             fiberId,
             new Dictionary<string, string> { ["max_concurrent_fibers"] = _permits.Limit.ToString(System.Globalization.CultureInfo.InvariantCulture) });
-
-    private static string EncodePageToken(string lastId) => Convert.ToBase64String(Encoding.UTF8.GetBytes("after:" + lastId));
-
-    private static string? DecodePageToken(string? token)
-    {
-        if (string.IsNullOrEmpty(token))
-        {
-            return null;
-        }
-
-        try
-        {
-            var text = Encoding.UTF8.GetString(Convert.FromBase64String(token));
-            if (text.StartsWith("after:", StringComparison.Ordinal) && FiberId.IsValid(text[6..]))
-            {
-                return text[6..];
-            }
-        }
-        catch (FormatException)
-        {
-            // reported below
-        }
-
-        throw FiberManagerException.InvalidArgument("The page token is not one this server issued.", "page_token");
-    }
 }

@@ -57,7 +57,6 @@ internal sealed class ManagedFiber<TInput, TOutput> : IFiberObserver, IFiberBody
     private int _restarts;
     private string? _lastError;
     private long _outputs;
-    private ulong _inputSequence;
     private long _inputsAccepted;
     private SubmitIdMemory? _submitIds;
 
@@ -193,6 +192,15 @@ internal sealed class ManagedFiber<TInput, TOutput> : IFiberObserver, IFiberBody
         }
     }
 
+    /// <summary>Records that the Start that created the fiber failed (see <see cref="AdmissionFailed"/>).</summary>
+    public void MarkAdmissionFailed()
+    {
+        lock (_lock)
+        {
+            _admissionFailed = true;
+        }
+    }
+
     public DateTimeOffset? EndedAt
     {
         get
@@ -225,6 +233,79 @@ internal sealed class ManagedFiber<TInput, TOutput> : IFiberObserver, IFiberBody
             _started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         }
     }
+
+    /// <summary>
+    /// For a replacement: completes when every fiber it replaces has ended (null for a fiber that
+    /// replaced nothing). Set once, under the manager's lock, before the fiber is published.
+    /// </summary>
+    public Task? PredecessorsEnded { get; private set; }
+
+    /// <summary>
+    /// Marks a replacement Pending until <paramref name="predecessorsEnded"/> (no permit waiter yet:
+    /// the manager admits it then); called under the manager lock, before the fiber is stored.
+    /// </summary>
+    public void SetAwaitingPredecessors(Task predecessorsEnded)
+    {
+        PredecessorsEnded = predecessorsEnded;
+        lock (_lock)
+        {
+            _pending = true;
+            _countedPending = true;
+            _started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        }
+    }
+
+    /// <summary>True while a replacement still waits to be admitted: not interrupted, not ending, no permit asked for.</summary>
+    public bool IsAwaitingAdmission
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return AwaitingAdmissionLocked();
+            }
+        }
+    }
+
+    /// <summary>Gives a replacement awaiting admission its permit waiter; false when it was interrupted first.</summary>
+    public bool TrySetPermitWaiter(PermitPool.Waiter waiter)
+    {
+        lock (_lock)
+        {
+            if (!AwaitingAdmissionLocked())
+            {
+                return false;
+            }
+
+            _permitWaiter = waiter;
+            return true;
+        }
+    }
+
+    /// <summary>
+    /// Gives up on a replacement awaiting admission (its Start was cancelled, or found no permit):
+    /// true when it was still waiting and is now ended as Interrupted.
+    /// </summary>
+    public async Task<bool> TryCancelAwaitingAsync(string reason)
+    {
+        lock (_lock)
+        {
+            if (!AwaitingAdmissionLocked())
+            {
+                return false;
+            }
+
+            _interruptRequested = true;
+            _interruptReason = reason;
+            _admissionFailed = true;
+        }
+
+        await TerminateAsync(ManagedFiberStatus.Interrupted, null, abandoned: false).ConfigureAwait(false);
+        return true;
+    }
+
+    private bool AwaitingAdmissionLocked() =>
+        PredecessorsEnded is not null && _pending && _permitWaiter is null && _fiber is null && _terminating == 0 && !_interruptRequested;
 
     /// <summary>Starts the fiber when its permit is granted; the task completes when it started or ended.</summary>
     public Task ObservePermit()
@@ -373,11 +454,11 @@ internal sealed class ManagedFiber<TInput, TOutput> : IFiberObserver, IFiberBody
                 throw new FiberManagerException(FiberErrorCode.Paused, $"Fiber '{Id}' is paused and does not accept input while paused.", Id);
             }
 
-            // A sequence number is used up only by an input that is accepted (or waits for room).
-            sequence = _inputSequence + 1;
-            if (Input.TryWrite(input))
+            // The sequence is the input's position in the queue's history, taken when it enters the
+            // queue: only accepted inputs use one up, so they are numbered 1, 2, 3... without holes
+            // (a Submit rejected, or given up while waiting for room, takes none).
+            if (Input.TryWrite(input, out sequence))
             {
-                _inputSequence = sequence;
                 Accepted(submitId, sequence);
                 return new ValueTask<SubmitResult>(new SubmitResult(sequence, Input.Count, Duplicate: false));
             }
@@ -392,19 +473,17 @@ internal sealed class ManagedFiber<TInput, TOutput> : IFiberObserver, IFiberBody
                     Id,
                     new Dictionary<string, string> { ["queue_depth"] = depth, ["capacity"] = Input.Capacity.ToString(System.Globalization.CultureInfo.InvariantCulture) });
             }
-
-            // Reserved for the write that waits for room (left unused if that wait is cancelled).
-            _inputSequence = sequence;
         }
 
-        return WriteWhenRoomAsync(input, submitId, sequence, cancellationToken);
+        return WriteWhenRoomAsync(input, submitId, cancellationToken);
     }
 
-    private async ValueTask<SubmitResult> WriteWhenRoomAsync(TInput input, string? submitId, ulong sequence, CancellationToken cancellationToken)
+    private async ValueTask<SubmitResult> WriteWhenRoomAsync(TInput input, string? submitId, CancellationToken cancellationToken)
     {
+        ulong sequence;
         try
         {
-            await Input.WriteAsync(input, cancellationToken).ConfigureAwait(false);
+            sequence = await Input.WriteAsync(input, cancellationToken).ConfigureAwait(false);
         }
         catch (System.Threading.Channels.ChannelClosedException)
         {
@@ -447,9 +526,20 @@ internal sealed class ManagedFiber<TInput, TOutput> : IFiberObserver, IFiberBody
         lock (_lock)
         {
             ThrowIfEndedLocked();
-            if (Input.Resume() && !_pending && !_backingOff)
+
+            // The gate only changes under this lock, so it is still paused below. The status event
+            // goes out before the gate opens: a subscriber sees PAUSED -> RUNNING before any output
+            // of an input handed out after the resume (the workflow publishes without this lock).
+            if (Input.IsPaused)
             {
-                PublishStatusLocked(ManagedFiberStatus.Paused, ManagedFiberStatus.Running);
+                if (!_pending && !_backingOff)
+                {
+                    PublishStatusLocked(ManagedFiberStatus.Paused, ManagedFiberStatus.Running);
+                }
+
+                var resumed = Input.Resume();
+                Debug.Assert(resumed, "only the fiber's Pause and Resume move the gate, under the fiber's lock");
+                _manager.AfterResumeForTesting?.Invoke(Id);
             }
 
             return SnapshotLocked();
@@ -476,6 +566,7 @@ internal sealed class ManagedFiber<TInput, TOutput> : IFiberObserver, IFiberBody
     {
         Fiber<Unit>? fiber;
         PermitPool.Waiter? waiter;
+        var awaitingAdmission = false;
         lock (_lock)
         {
             if (_terminating != 0 || _interruptRequested)
@@ -485,11 +576,19 @@ internal sealed class ManagedFiber<TInput, TOutput> : IFiberObserver, IFiberBody
             }
             else
             {
+                awaitingAdmission = AwaitingAdmissionLocked();
                 _interruptRequested = true;
                 _interruptReason = reason;
                 fiber = _fiber;
                 waiter = _pending ? _permitWaiter : null;
             }
+        }
+
+        if (awaitingAdmission)
+        {
+            // A replacement still waiting for the fiber it replaces: it holds nothing and never ran.
+            await TerminateAsync(ManagedFiberStatus.Interrupted, null, abandoned: false).ConfigureAwait(false);
+            return;
         }
 
         if (waiter is not null && waiter.TryCancel())

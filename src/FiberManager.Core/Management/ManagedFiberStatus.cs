@@ -46,7 +46,10 @@ public enum IdConflictPolicy
     /// <summary>Return the existing fiber; nothing new is started.</summary>
     UseExisting,
 
-    /// <summary>Interrupt the existing fiber (with grace), then start the new one under the same id.</summary>
+    /// <summary>
+    /// Store the new fiber under the id (Pending: it buffers inputs, status and subscribers see it),
+    /// then interrupt the existing one (with grace); once that one has ended, admit the new one.
+    /// </summary>
     Replace,
 }
 

@@ -48,6 +48,7 @@ public sealed class WorkflowInput<T>
     private bool _paused;
     private bool _closed;
     private long _handedOut;
+    private ulong _enqueued;
 
     // Parked readers: the first in a field (a workflow has one read loop), any others in a list.
     // Writers waiting for room, FIFO. The first reader's waiter is cached and reused.
@@ -110,7 +111,7 @@ public sealed class WorkflowInput<T>
             {
                 // A read made room: the longest-waiting writer's item enters the queue.
                 _writers.RemoveFirst();
-                EnqueueLocked(first.Item);
+                first.Position = EnqueueLocked(first.Item);
                 admitted = first;
             }
         }
@@ -196,7 +197,13 @@ public sealed class WorkflowInput<T>
     }
 
     /// <summary>Queues <paramref name="item"/> if there is room and the input is not closed.</summary>
-    internal bool TryWrite(T item)
+    internal bool TryWrite(T item) => TryWrite(item, out _);
+
+    /// <summary>
+    /// Queues <paramref name="item"/> if there is room and the input is not closed;
+    /// <paramref name="position"/> is its 1-based position among every item ever queued.
+    /// </summary>
+    internal bool TryWrite(T item, out ulong position)
     {
         ReaderWaiter? first = null;
         ReaderWaiter[]? others = null;
@@ -205,10 +212,11 @@ public sealed class WorkflowInput<T>
             AssertInvariants();
             if (_closed || _count == Capacity)
             {
+                position = 0;
                 return false;
             }
 
-            EnqueueLocked(item);
+            position = EnqueueLocked(item);
             if (!_paused)
             {
                 TakeReadersLocked(out first, out others);
@@ -220,17 +228,20 @@ public sealed class WorkflowInput<T>
     }
 
     /// <summary>
-    /// Queues <paramref name="item"/>, waiting (FIFO) while the queue is full. Throws
-    /// <see cref="ChannelClosedException"/> if the input is or becomes closed first, and
-    /// <see cref="OperationCanceledException"/> when <paramref name="cancellationToken"/> is cancelled first.
+    /// Queues <paramref name="item"/>, waiting (FIFO) while the queue is full; returns its 1-based
+    /// position among every item ever queued, taken when it enters the queue (a write that gave up
+    /// waiting takes none). Throws <see cref="ChannelClosedException"/> if the input is or becomes
+    /// closed first, and <see cref="OperationCanceledException"/> when
+    /// <paramref name="cancellationToken"/> is cancelled first.
     /// </summary>
-    internal ValueTask WriteAsync(T item, CancellationToken cancellationToken)
+    internal ValueTask<ulong> WriteAsync(T item, CancellationToken cancellationToken)
     {
         if (cancellationToken.IsCancellationRequested)
         {
-            return ValueTask.FromCanceled(cancellationToken);
+            return ValueTask.FromCanceled<ulong>(cancellationToken);
         }
 
+        ulong position = 0;
         WriterWaiter? writer = null;
         ReaderWaiter? first = null;
         ReaderWaiter[]? others = null;
@@ -239,12 +250,12 @@ public sealed class WorkflowInput<T>
             AssertInvariants();
             if (_closed)
             {
-                return ValueTask.FromException(new ChannelClosedException());
+                return ValueTask.FromException<ulong>(new ChannelClosedException());
             }
 
             if (_count < Capacity)
             {
-                EnqueueLocked(item);
+                position = EnqueueLocked(item);
                 if (!_paused)
                 {
                     TakeReadersLocked(out first, out others);
@@ -260,11 +271,11 @@ public sealed class WorkflowInput<T>
         if (writer is null)
         {
             WakeReaders(first, others, result: true);
-            return ValueTask.CompletedTask;
+            return new ValueTask<ulong>(position);
         }
 
         writer.RegisterCancellation(cancellationToken);
-        return new ValueTask(writer.Task);
+        return new ValueTask<ulong>(writer.Task);
     }
 
     /// <summary>Closes the gate; true when it was open.</summary>
@@ -346,7 +357,8 @@ public sealed class WorkflowInput<T>
         return unprocessed;
     }
 
-    private void EnqueueLocked(T item)
+    /// <summary>Queues one item; returns its 1-based position among every item ever queued.</summary>
+    private ulong EnqueueLocked(T item)
     {
         Debug.Assert(_count < Capacity, "Enqueue only with room.");
         if (_items is null || _count == _items.Length)
@@ -357,6 +369,7 @@ public sealed class WorkflowInput<T>
         var slot = _head + _count;
         _items![slot >= _items.Length ? slot - _items.Length : slot] = item;
         Volatile.Write(ref _count, _count + 1);
+        return ++_enqueued;
     }
 
     private T DequeueLocked()
@@ -641,8 +654,8 @@ public sealed class WorkflowInput<T>
         public bool IsParkedWith(CancellationToken token) => _parkedToken == token;
     }
 
-    /// <summary>A <see cref="WriteAsync"/> waiting for room; its task completes when its item is queued.</summary>
-    private sealed class WriterWaiter : TaskCompletionSource
+    /// <summary>A <see cref="WriteAsync"/> waiting for room; its task completes with the item's position when it is queued.</summary>
+    private sealed class WriterWaiter : TaskCompletionSource<ulong>
     {
         private static readonly Action<object?, CancellationToken> s_cancelled =
             static (state, token) => ((WriterWaiter)state!).Cancel(token);
@@ -661,6 +674,9 @@ public sealed class WorkflowInput<T>
         public T Item { get; }
 
         public LinkedListNode<WriterWaiter> Node { get; }
+
+        /// <summary>The item's position, set under the owner's lock when it enters the queue.</summary>
+        public ulong Position { get; set; }
 
         public void RegisterCancellation(CancellationToken token)
         {
@@ -685,7 +701,7 @@ public sealed class WorkflowInput<T>
         public void Admit()
         {
             TakeRegistration().Unregister();
-            TrySetResult();
+            TrySetResult(Position);
         }
 
         public void Reject(Exception exception)

@@ -10,7 +10,7 @@ namespace FiberManager.Service.Grpc;
 /// <c>fibermanager.v1.FiberManager</c>: each RPC validates its request, calls the manager, and
 /// maps the result. Errors are thrown and become statuses in <see cref="GrpcErrorMapper"/>.
 /// </summary>
-internal sealed class FiberManagerRpc(FiberSupervisor<V1.Payload, V1.Payload> manager, WorkflowRegistry workflows, IServiceProvider services) : IGrpcService
+internal sealed class FiberManagerRpc(FiberSupervisor<V1.Payload, V1.Payload> manager, WorkflowRegistry workflows, GrpcServerContext server, IServiceProvider services) : IGrpcService
 {
     public const string ServiceName = "fibermanager.v1.FiberManager";
 
@@ -76,6 +76,12 @@ internal sealed class FiberManagerRpc(FiberSupervisor<V1.Payload, V1.Payload> ma
             throw new ArgumentException("submit_id must be at most 128 characters.", "submit_id");
         }
 
+        var inputSize = request.Input.CalculateSize();
+        if (inputSize > server.Settings.MaxInputSize)
+        {
+            throw InputTooLarge(inputSize);
+        }
+
         Telemetry.WorkflowTracing.CaptureSubmit(request.Input);
         var result = await manager.SubmitAsync(
             request.FiberId,
@@ -138,7 +144,41 @@ internal sealed class FiberManagerRpc(FiberSupervisor<V1.Payload, V1.Payload> ma
         using var subscription = manager.Subscribe(request.FiberId, request.FromSequence);
         await foreach (var e in subscription.ReadAllAsync(call.CancellationToken).ConfigureAwait(false))
         {
-            await writer.WriteAsync(FiberMapping.ToProto(e), call.CancellationToken).ConfigureAwait(false);
+            var message = FiberMapping.ToProto(e);
+            try
+            {
+                await writer.WriteAsync(message, call.CancellationToken).ConfigureAwait(false);
+            }
+            catch (GrpcStatusException tooLarge) when (tooLarge.StatusCode == GrpcStatusCode.ResourceExhausted && message.EventCase != V1.FiberEvent.EventOneofCase.Gap)
+            {
+                // The framing refused the event before writing anything (it is above the message
+                // size limit: a workflow may publish outputs of any size). The subscriber learns
+                // it missed exactly this event, and the stream goes on.
+                Telemetry.ServiceDiagnostics.SubscribeEventsTooLarge.Add(1);
+                GrpcLog.EventTooLarge(server.Logger, request.FiberId, message.Sequence, message.CalculateSize(), server.Settings.MaxMessageSize);
+                var gap = new V1.FiberEvent
+                {
+                    Sequence = message.Sequence,
+                    Time = message.Time,
+                    Gap = new V1.Gap { FromSequence = message.Sequence, ToSequence = message.Sequence },
+                };
+                await writer.WriteAsync(gap, call.CancellationToken).ConfigureAwait(false);
+            }
         }
+    }
+
+    private GrpcStatusException InputTooLarge(int inputSize)
+    {
+        var max = server.Settings.MaxInputSize;
+        return GrpcStatusException.WithReason(
+            GrpcStatusCode.InvalidArgument,
+            ErrorReasons.InputTooLarge,
+            $"The input is {inputSize} bytes; this server accepts inputs of at most {max} bytes (FiberManager:Server:MaxInputSize).",
+            new Dictionary<string, string>
+            {
+                [ErrorMetadataKeys.Field] = "input",
+                [ErrorMetadataKeys.InputSize] = GrpcErrorMapper.Format(inputSize),
+                [ErrorMetadataKeys.MaxInputSize] = GrpcErrorMapper.Format(max),
+            });
     }
 }

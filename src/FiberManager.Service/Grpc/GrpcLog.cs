@@ -13,4 +13,7 @@ internal static partial class GrpcLog
 
     // Event id 102 ("Listening") is retired: Kestrel's own "Now listening on" message
     // (Microsoft.Hosting.Lifetime) reports the addresses.
+
+    [LoggerMessage(EventId = 103, EventName = "EventTooLarge", Level = LogLevel.Warning, Message = "Event {Sequence} of fiber {FiberId} is {Size} bytes, above the message size limit of {MaxMessageSize}: sent to the subscriber as a gap.")]
+    public static partial void EventTooLarge(ILogger logger, string fiberId, ulong sequence, int size, int maxMessageSize);
 }

@@ -49,7 +49,10 @@ internal sealed class GrpcServerContext(
 }
 
 /// <summary>The limits the wire layer enforces.</summary>
-internal sealed record ServerSettings(int MaxMessageSize, bool DetailedErrors);
+/// <param name="MaxMessageSize">The largest message received or sent.</param>
+/// <param name="DetailedErrors">Exception messages of unexpected errors go to the client.</param>
+/// <param name="MaxInputSize">The largest Submit input (serialized payload).</param>
+internal sealed record ServerSettings(int MaxMessageSize, bool DetailedErrors, int MaxInputSize);
 
 /// <summary>
 /// The base of every call kind: checks the request is gRPC over HTTP/2, reads the deadline,

@@ -57,7 +57,7 @@ public static class FiberManagerServiceExtensions
             var server = provider.GetRequiredService<IOptions<ServerOptions>>().Value;
             var lifetime = provider.GetRequiredService<IHostApplicationLifetime>();
             return new GrpcServerContext(
-                new ServerSettings(server.MaxMessageSize, server.DetailedErrors),
+                new ServerSettings(server.MaxMessageSize, server.DetailedErrors, server.EffectiveMaxInputSize),
                 provider.GetRequiredService<ILoggerFactory>().CreateLogger("FiberManager.Service.Grpc"),
                 lifetime.ApplicationStopping,
                 provider.GetRequiredService<ServerDrain>().Drained,

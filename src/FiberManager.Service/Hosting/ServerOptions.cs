@@ -35,6 +35,23 @@ public sealed class ServerOptions
     /// <summary>The largest request or response message in bytes (default 4 MiB); larger ones get RESOURCE_EXHAUSTED.</summary>
     public int MaxMessageSize { get; set; } = 4 * 1024 * 1024;
 
+    /// <summary>
+    /// The room a <c>FiberEvent</c> needs around an output payload, in bytes: the sequence (11),
+    /// the time (19) and the output field's tag and length (6) take 36 at most; rounded up.
+    /// </summary>
+    public const int EventEnvelopeSize = 64;
+
+    /// <summary>
+    /// The largest Submit input in bytes (its serialized <c>Payload</c>); a larger one gets
+    /// INVALID_ARGUMENT with reason INPUT_TOO_LARGE. Unset (the default): <see cref="MaxMessageSize"/>
+    /// minus <see cref="EventEnvelopeSize"/>, so that an input published unchanged (the echo
+    /// workflow) still fits in a FiberEvent; it may not be larger than that.
+    /// </summary>
+    public int? MaxInputSize { get; set; }
+
+    /// <summary>The input limit in force: <see cref="MaxInputSize"/>, or its default.</summary>
+    public int EffectiveMaxInputSize => MaxInputSize ?? MaxMessageSize - EventEnvelopeSize;
+
     /// <summary>Concurrent HTTP/2 streams per connection (default 10,000; Kestrel's own default of 100 would queue the 101st Subscribe silently).</summary>
     public int MaxStreamsPerConnection { get; set; } = 10_000;
 
@@ -75,6 +92,11 @@ public sealed class ServerOptions
         if (MaxMessageSize < 1024 || MaxMessageSize > 64 * 1024 * 1024)
         {
             errors.Add($"{Section}:MaxMessageSize must be between 1 KiB and 64 MiB (got {MaxMessageSize}).");
+        }
+
+        if (MaxInputSize is { } maxInput && (maxInput < 1 || maxInput > MaxMessageSize - EventEnvelopeSize))
+        {
+            errors.Add($"{Section}:MaxInputSize must be between 1 and MaxMessageSize - {EventEnvelopeSize} = {MaxMessageSize - EventEnvelopeSize}, so that an input published unchanged fits in a FiberEvent (got {maxInput}).");
         }
 
         if (MaxStreamsPerConnection < 1)

@@ -16,6 +16,12 @@ public static class ServiceTelemetryNames
     /// <summary>Server-side RPC duration (histogram, seconds).</summary>
     public const string RpcServerDuration = "rpc.server.duration";
 
+    /// <summary>
+    /// Events a Subscribe stream could not send because they were larger than the message size
+    /// limit, and reported to that subscriber as a one-event gap instead (counter).
+    /// </summary>
+    public const string SubscribeEventsTooLarge = "fibermanager.subscribe.events_too_large";
+
     /// <summary>The span a workflow opens around one input; linked to the Submit that carried it.</summary>
     public const string WorkflowProcess = "workflow.process";
 
@@ -41,6 +47,11 @@ internal static class ServiceDiagnostics
     public static readonly ActivitySource Source = new(ServiceTelemetryNames.SourceName, typeof(ServiceDiagnostics).Assembly.GetName().Version?.ToString());
 
     public static readonly Meter Meter = new(ServiceTelemetryNames.SourceName, typeof(ServiceDiagnostics).Assembly.GetName().Version?.ToString());
+
+    public static readonly Counter<long> SubscribeEventsTooLarge = Meter.CreateCounter<long>(
+        ServiceTelemetryNames.SubscribeEventsTooLarge,
+        "{event}",
+        "Events larger than the message size limit, sent to a subscriber as a gap covering their sequence.");
 
     public static readonly Histogram<double> RpcServerDuration = Meter.CreateHistogram(
         ServiceTelemetryNames.RpcServerDuration,

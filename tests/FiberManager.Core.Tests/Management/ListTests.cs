@@ -101,6 +101,63 @@ public sealed class ListTests : ManagerTestBase
         ThrowsCode(FiberErrorCode.InvalidArgument, () => manager.List(new FiberQuery { PageToken = token }));
     }
 
+    public static TheoryData<string> OtherFilters => new() { "statuses", "workflow", "labels" };
+
+    [Theory]
+    [MemberData(nameof(OtherFilters))]
+    public async Task List_PageTokenReusedWithOtherFilters_ThrowsInvalidArgument(string changed)
+    {
+        var manager = NewManager();
+        var labels = new Dictionary<string, string> { ["team"] = "a" };
+        foreach (var id in new[] { "a", "b", "c" })
+        {
+            await manager.StartAsync(id, "parked", new ProbeWorkflow(), new StartOptions { Labels = labels }).DefaultTimeout();
+        }
+
+        var query = new FiberQuery { Statuses = [ManagedFiberStatus.Running], Workflow = "parked", Labels = labels, PageSize = 1 };
+        var first = manager.List(query);
+        Assert.Equal(["a"], first.Fibers.Select(f => f.FiberId));
+        var next = query with { PageToken = first.NextPageToken };
+
+        // The same filters (given in another order or form) and another page size continue.
+        var same = next with { Statuses = [ManagedFiberStatus.Running, ManagedFiberStatus.Running], Labels = new Dictionary<string, string>(labels), PageSize = 5 };
+        Assert.Equal(["b", "c"], manager.List(same).Fibers.Select(f => f.FiberId));
+
+        var other = changed switch
+        {
+            "statuses" => next with { Statuses = [ManagedFiberStatus.Running, ManagedFiberStatus.Paused] },
+            "workflow" => next with { Workflow = null },
+            _ => next with { Labels = new Dictionary<string, string> { ["team"] = "b" } },
+        };
+        var error = ThrowsCode(FiberErrorCode.InvalidArgument, () => manager.List(other));
+        Assert.Equal("page_token", error.Metadata["field"]);
+        Assert.Contains("other filters", error.Message, StringComparison.Ordinal);
+        manager.AssertSettled(3);
+    }
+
+    [Fact]
+    public async Task List_PageTokenAlteredOrFromAnotherManager_ThrowsInvalidArgument()
+    {
+        var manager = NewManager();
+        var other = NewManager();
+        foreach (var id in new[] { "a", "b", "c" })
+        {
+            await manager.StartAsync(id, "parked", new ProbeWorkflow()).DefaultTimeout();
+            await other.StartAsync(id, "parked", new ProbeWorkflow()).DefaultTimeout();
+        }
+
+        var token = other.List(new FiberQuery { PageSize = 1 }).NextPageToken;
+        var error = ThrowsCode(FiberErrorCode.InvalidArgument, () => manager.List(new FiberQuery { PageSize = 1, PageToken = token }));
+        Assert.Contains("not issued by this server", error.Message, StringComparison.Ordinal);
+
+        // The last id in a genuine token changed from "a" to "b": the signature no longer matches.
+        var bytes = System.Buffers.Text.Base64Url.DecodeFromChars(manager.List(new FiberQuery { PageSize = 1 }).NextPageToken);
+        var at = Array.IndexOf(bytes, (byte)'a', 9);
+        bytes[at] = (byte)'b';
+        error = ThrowsCode(FiberErrorCode.InvalidArgument, () => manager.List(new FiberQuery { PageSize = 1, PageToken = System.Buffers.Text.Base64Url.EncodeToString(bytes) }));
+        Assert.Contains("not issued by this server", error.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task List_NegativePageSize_ThrowsInvalidArgument()
     {

@@ -61,7 +61,7 @@ public sealed class PauseResumeTests : ManagerTestBase
         manager.Pause("f");
         Assert.Equal(ManagedFiberStatus.Paused, manager.Pause("f").Status);
         manager.Resume("f");
-        Assert.Equal(ManagedFiberStatus.Running, manager.Resume("f").Status);
+        Assert.False(manager.Resume("f").Paused);
         await manager.InterruptAsync("f").DefaultTimeout();
 
         var changes = (await events.ReadToEndAsync().DefaultTimeout()).Where(e => e.Kind == FiberEventKind.StatusChanged).ToList();
@@ -96,6 +96,43 @@ public sealed class PauseResumeTests : ManagerTestBase
         Assert.Equal(ManagedFiberStatus.Interrupted, previous);
         Assert.DoesNotContain(all, e => e.PreviousStatus == ManagedFiberStatus.Idle || (e.Kind == FiberEventKind.StatusChanged && e.Status == ManagedFiberStatus.Idle));
         manager.AssertSettled(0);
+    }
+
+    [Fact]
+    public async Task Resume_OutputOfAnInputTakenAfterTheResume_FollowsTheStatusChange()
+    {
+        var manager = NewManager();
+        var running = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var published = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var echo = Workflow.Create<int, int>(async ctx =>
+        {
+            running.TrySetResult();
+            await foreach (var item in ctx.Input.ReadAllAsync(ctx.CancellationToken))
+            {
+                ctx.Publish(item);
+                published.TrySetResult();
+            }
+        });
+        await manager.StartAsync("f", "echo", echo, new StartOptions { StartPaused = true, BufferWhilePaused = true }).DefaultTimeout();
+        await manager.SubmitAsync("f", 7).DefaultTimeout();
+        await running.Task.DefaultTimeout(); // past the attempt's start, which takes the fiber's lock
+        using var events = manager.Subscribe("f");
+
+        // Hold Resume right after the gate opened until the workflow has taken the input and
+        // published its output: the status change must already be out by then.
+        var heldUntilPublished = false;
+        manager.AfterResumeForTesting = _ => heldUntilPublished = published.Task.Wait(TestTimeouts.Default);
+        Assert.False(manager.Resume("f").Paused);
+        Assert.True(heldUntilPublished);
+
+        var seen = new List<FiberEvent<int>>();
+        await events.ReadUntilAsync(e => e.Kind == FiberEventKind.Output, seen).DefaultTimeout();
+        Assert.Collection(
+            seen,
+            e => Assert.True(e.IsStatus(ManagedFiberStatus.Paused, ManagedFiberStatus.Running)),
+            e => Assert.Equal(7, e.Output));
+        Assert.True(seen[0].Sequence < seen[1].Sequence);
+        manager.AssertSettled(1);
     }
 
     [Fact]

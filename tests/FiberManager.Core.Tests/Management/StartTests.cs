@@ -145,6 +145,85 @@ public sealed class StartTests : ManagerTestBase
     }
 
     [Fact]
+    public async Task Start_ConflictReplace_NewFiberIsStoredBeforeTheOldOneIsInterrupted()
+    {
+        var manager = NewManager(o => o.MaxConcurrentFibers = 1);
+        var hookEntered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var releaseHook = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var first = new ProbeWorkflow
+        {
+            Hook = async (_, _) =>
+            {
+                hookEntered.TrySetResult();
+                await releaseHook.Task;
+            },
+        };
+        var second = new SteppedWorkflow();
+        await manager.StartAsync("f", "first", first).DefaultTimeout();
+        await first.Started.Task.DefaultTimeout();
+        using var oldEvents = manager.Subscribe("f");
+
+        // Admission REJECT with a limit of 1: the new fiber must get the old one's permit.
+        var start = manager.StartAsync("f", "second", second, new StartOptions { Conflict = IdConflictPolicy.Replace, Admission = AdmissionMode.Reject });
+        await hookEntered.Task.DefaultTimeout(); // the old one is ending and still holds its permit
+
+        // The id already resolves to the new fiber: Pending, buffering input, open to subscribers.
+        var pending = manager.GetStatus("f");
+        Assert.Equal("second", pending.Workflow);
+        Assert.Equal(ManagedFiberStatus.Pending, pending.Status);
+        Assert.Equal(1UL, (await manager.SubmitAsync("f", 5).DefaultTimeout()).Sequence);
+        using var newEvents = manager.Subscribe("f");
+        Assert.False(start.IsCompleted);
+        Assert.Equal(1, manager.GetStatistics().PermitsInUse);
+        Assert.Equal(1, manager.GetStatistics().PendingFibers);
+        manager.CheckInvariants();
+
+        releaseHook.SetResult();
+        var result = await start.DefaultTimeout();
+
+        Assert.True(result.Created);
+        Assert.Equal(5, await second.Taken.ReadAsync().AsTask().DefaultTimeout());
+        var terminated = Assert.Single(await oldEvents.ReadToEndAsync().DefaultTimeout(), e => e.Kind == FiberEventKind.Terminated);
+        Assert.Equal("replace", terminated.Termination!.Reason);
+        Assert.True((await newEvents.NextAsync().DefaultTimeout()).IsStatus(ManagedFiberStatus.Pending, ManagedFiberStatus.Running));
+        Assert.Equal("second", manager.GetStatus("f").Workflow);
+        manager.AssertSettled(1);
+    }
+
+    [Fact]
+    public async Task Start_ConflictReplace_NewFiberInterruptedBeforeTheOldOneEnded_EndsWithoutRunning()
+    {
+        var manager = NewManager();
+        var releaseHook = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var hookEntered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var first = new ProbeWorkflow
+        {
+            Hook = async (_, _) =>
+            {
+                hookEntered.TrySetResult();
+                await releaseHook.Task;
+            },
+        };
+        var second = new ProbeWorkflow();
+        await manager.StartAsync("f", "first", first).DefaultTimeout();
+        await first.Started.Task.DefaultTimeout();
+        var start = manager.StartAsync("f", "second", second, new StartOptions { Conflict = IdConflictPolicy.Replace });
+        await hookEntered.Task.DefaultTimeout();
+
+        var interrupted = await manager.InterruptAsync("f").DefaultTimeout();
+        Assert.Equal(ManagedFiberStatus.Interrupted, interrupted.Status);
+        Assert.Equal("second", interrupted.Workflow);
+        Assert.False(start.IsCompleted); // it still waits for the old one
+        releaseHook.SetResult();
+
+        var result = await start.DefaultTimeout();
+        Assert.True(result.Created);
+        Assert.Equal(ManagedFiberStatus.Interrupted, result.Fiber.Status);
+        Assert.Equal(0, second.Runs);
+        manager.AssertSettled(0);
+    }
+
+    [Fact]
     public async Task Start_SameRequestId_ReturnsTheSameFiberNotCreated()
     {
         var manager = NewManager();
@@ -267,6 +346,24 @@ public sealed class StartTests : ManagerTestBase
         Assert.NotNull(result.Fiber.StartedAt);
         await waiting.Started.Task.DefaultTimeout();
         manager.AssertSettled(1);
+    }
+
+    [Fact]
+    public async Task Start_AdmissionWaitEndedByShutdown_ThrowsShuttingDownAndLeavesNothingRegistered()
+    {
+        var manager = NewManager(o => o.MaxConcurrentFibers = 1);
+        await manager.StartAsync("running", "probe", new ProbeWorkflow()).DefaultTimeout();
+        var waiting = new ProbeWorkflow();
+        var start = manager.StartAsync("waiting", "probe", waiting, new StartOptions { Admission = AdmissionMode.Wait });
+        await TestTimeouts.UntilAsync(() => manager.GetStatistics().PermitWaiters == 1, "the start waits for a permit");
+
+        await manager.DisposeAsync().DefaultTimeout();
+
+        await ThrowsCodeAsync(FiberErrorCode.ShuttingDown, () => start);
+        ThrowsCode(FiberErrorCode.NotFound, () => manager.GetStatus("waiting"));
+        Assert.Equal(["running"], manager.List().Fibers.Select(f => f.FiberId));
+        Assert.Equal(0, waiting.Runs);
+        manager.AssertSettled(0);
     }
 
     [Fact]

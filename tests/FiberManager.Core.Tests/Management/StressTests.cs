@@ -547,4 +547,78 @@ public sealed class StressTests : ManagerTestBase
         await AssertShutDownAsync(manager, () => Volatile.Read(ref alive));
         Assert.Equal("shutdown", Assert.Single(all.Single(p => !replaced.Contains(p)).Terminations).Reason);
     }
+    [Fact]
+    public async Task Stress_ReplaceVsSubmit_OneWorkflowAtATimeAndEveryAcceptedInputAccountedFor()
+    {
+        var manager = NewManager(o => o.MaxConcurrentFibers = 2);
+        var alive = 0;
+        var maxAlive = 0;
+        var handedOut = 0;
+        var probes = new ConcurrentQueue<ProbeWorkflow>();
+        ProbeWorkflow NewProbe()
+        {
+            var probe = new ProbeWorkflow(async ctx =>
+            {
+                var now = Interlocked.Increment(ref alive);
+                for (var seen = Volatile.Read(ref maxAlive); now > seen; seen = Volatile.Read(ref maxAlive))
+                {
+                    Interlocked.CompareExchange(ref maxAlive, now, seen);
+                }
+
+                try
+                {
+                    await foreach (var item in ctx.Input.ReadAllAsync(ctx.CancellationToken))
+                    {
+                        Interlocked.Increment(ref handedOut);
+                        ctx.Publish(item);
+                    }
+                }
+                finally
+                {
+                    Interlocked.Decrement(ref alive);
+                }
+            });
+            probes.Enqueue(probe);
+            return probe;
+        }
+
+        await manager.StartAsync("r", "probe", NewProbe()).DefaultTimeout();
+        var accepted = 0;
+        var go = NewGate();
+        var replacers = RunTogether(go, 2, async r =>
+        {
+            for (var i = 0; i < 25; i++)
+            {
+                var result = await manager.StartAsync("r", "probe", NewProbe(), new StartOptions { Conflict = IdConflictPolicy.Replace, InputCapacity = 4 });
+                Assert.True(result.Created);
+            }
+        });
+        var submitters = RunTogether(go, 2, async s =>
+        {
+            for (var i = 0; i < 300; i++)
+            {
+                try
+                {
+                    await manager.SubmitAsync("r", i, FullQueueMode.Reject);
+                    Interlocked.Increment(ref accepted);
+                }
+                catch (FiberManagerException e) when (e.Code is FiberErrorCode.Ended or FiberErrorCode.InputQueueFull)
+                {
+                    await Task.Yield();
+                }
+            }
+        });
+        go.SetResult();
+        await Task.WhenAll([.. replacers, .. submitters]).DefaultTimeout();
+        AssertConsistent(manager);
+
+        await AssertShutDownAsync(manager, () => Volatile.Read(ref alive));
+        Assert.Equal(1, Volatile.Read(ref maxAlive));
+        var all = probes.ToArray();
+        Assert.Equal(51, all.Length);
+        Assert.All(all, p => Assert.Single(p.Terminations));
+        var unprocessed = all.Sum(p => p.Terminations[0].InputsUnprocessed);
+        Assert.True(accepted > 0);
+        Assert.Equal(accepted, Volatile.Read(ref handedOut) + unprocessed);
+    }
 }

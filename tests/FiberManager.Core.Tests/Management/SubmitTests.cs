@@ -113,6 +113,35 @@ public sealed class SubmitTests : ManagerTestBase
     }
 
     [Fact]
+    public async Task Submit_FullQueueWaitGivenUp_AcceptedInputsKeepConsecutiveSequences()
+    {
+        var manager = NewManager();
+        var stepped = new SteppedWorkflow();
+        await manager.StartAsync("f", "stepped", stepped, new StartOptions { InputCapacity = 1 }).DefaultTimeout();
+        Assert.Equal(1UL, (await manager.SubmitAsync("f", 1).DefaultTimeout()).Sequence);
+        Assert.Equal(1, await stepped.Taken.ReadAsync().AsTask().DefaultTimeout());
+        Assert.Equal(2UL, (await manager.SubmitAsync("f", 2).DefaultTimeout()).Sequence);
+
+        // Two writers wait for room; the first gives up (a deadline, a client that went away).
+        using var cts = new CancellationTokenSource();
+        var givenUp = manager.SubmitAsync("f", 30, FullQueueMode.Wait, cancellationToken: cts.Token).AsTask();
+        var waiting = manager.SubmitAsync("f", 4, FullQueueMode.Wait).AsTask();
+        Assert.False(givenUp.IsCompleted);
+        await cts.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => givenUp).DefaultTimeout();
+
+        // Room: the remaining writer's input is accepted and takes the next number, 3.
+        stepped.Finish();
+        Assert.Equal(2, await stepped.Taken.ReadAsync().AsTask().DefaultTimeout());
+        Assert.Equal(3UL, (await waiting.DefaultTimeout()).Sequence);
+        stepped.Finish();
+        Assert.Equal(4, await stepped.Taken.ReadAsync().AsTask().DefaultTimeout());
+        Assert.Equal(4UL, (await manager.SubmitAsync("f", 5).DefaultTimeout()).Sequence);
+        Assert.Equal(4, manager.GetStatus("f").InputsAccepted);
+        manager.AssertSettled(1);
+    }
+
+    [Fact]
     public async Task Submit_FullQueueWaitWhenTheFiberEnds_ThrowsEnded()
     {
         var manager = NewManager();

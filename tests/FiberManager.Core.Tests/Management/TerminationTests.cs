@@ -176,7 +176,7 @@ public sealed class TerminationTests : ManagerTestBase
     }
 
     [Fact]
-    public async Task Shutdown_StartWaitingForAPermit_CompletesAndItsFiberEnds()
+    public async Task Shutdown_StartWaitingForAPermit_FailsShuttingDownAndItsFiberEndsUnregistered()
     {
         var manager = NewManager(o => o.MaxConcurrentFibers = 1);
         await manager.StartAsync("running", "probe", new ProbeWorkflow()).DefaultTimeout();
@@ -186,8 +186,8 @@ public sealed class TerminationTests : ManagerTestBase
 
         await manager.DisposeAsync().DefaultTimeout();
 
-        await Task.WhenAny(start).DefaultTimeout();
-        Assert.Equal(ManagedFiberStatus.Interrupted, manager.GetStatus("waiting").Status);
+        await ThrowsCodeAsync(FiberErrorCode.ShuttingDown, () => start);
+        ThrowsCode(FiberErrorCode.NotFound, () => manager.GetStatus("waiting"));
         Assert.Equal("shutdown", Assert.Single(waiting.Terminations).Reason);
         Assert.Equal(0, waiting.Runs);
         manager.AssertSettled(0);

@@ -184,6 +184,10 @@ public sealed class WorkflowFaultTests : IAsyncLifetime
         Assert.Equal(2, _host.Manager.GetStatistics().AbandonedFibers);
         await using var outputs = Client.SubscribeAsync(replaced).GetAsyncEnumerator();
         await Client.SubmitAsync(replaced, Value.ForString("new one")).DefaultTimeout();
+
+        // The replacement held the id as PENDING until the old one was abandoned: PENDING -> RUNNING comes first.
+        Assert.True(await outputs.MoveNextAsync().AsTask().DefaultTimeout());
+        Assert.Equal(V1.FiberStatus.Pending, outputs.Current.StatusChanged.Previous);
         Assert.True(await outputs.MoveNextAsync().AsTask().DefaultTimeout());
         Assert.Equal("new one", outputs.Current.Output.Json.StringValue);
         await _host.AssertInvariantsAsync(null, expectLive: 1);

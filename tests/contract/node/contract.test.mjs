@@ -318,9 +318,28 @@ describe('status codes and ErrorInfo reasons', () => {
     await expectError(
       unary(fm, 'Start', { fiber_id: unique('args'), workflow: 'echo', args: { fields: { unexpected: { numberValue: 1 } } } }),
       Code.INVALID_ARGUMENT, 'INVALID_ARGUMENT', { field: 'args' });
-    // The contract says metadata "field" names the field; the server does not set it for a bad
-    // page_token yet (reported), so only the code and reason are checked here.
-    await expectError(unary(fm, 'ListFibers', { page_token: 'no-such-token' }), Code.INVALID_ARGUMENT, 'INVALID_ARGUMENT');
+    await expectError(unary(fm, 'ListFibers', { page_token: 'no-such-token' }), Code.INVALID_ARGUMENT, 'INVALID_ARGUMENT', { field: 'page_token' });
+  });
+
+  test('INVALID_ARGUMENT for a page_token reused with other filters', async () => {
+    const batch = unique('token');
+    for (let i = 0; i < 3; i++) await start('token', { labels: { batch } });
+    const first = await unary(fm, 'ListFibers', { labels: { batch }, page_size: 1 });
+    assert.ok(first.next_page_token);
+    await expectError(
+      unary(fm, 'ListFibers', { labels: { batch }, workflow: 'aggregate', page_size: 1, page_token: first.next_page_token }),
+      Code.INVALID_ARGUMENT, 'INVALID_ARGUMENT', { field: 'page_token' });
+  });
+
+  test('INPUT_TOO_LARGE', async () => {
+    // The default input limit is the 4 MiB message limit less 64 bytes for the event envelope;
+    // a binary payload is a tag, a 4-byte length and the bytes.
+    const maxInput = 4 * 1024 * 1024 - 64;
+    const { fiber } = await start('big');
+    await expectError(
+      submit(fiber.fiber_id, { binary: Buffer.alloc(maxInput + 1 - 5) }),
+      Code.INVALID_ARGUMENT, 'INPUT_TOO_LARGE', { field: 'input', input_size: String(maxInput + 1), max_input_size: String(maxInput) });
+    assert.equal((await submit(fiber.fiber_id, { binary: Buffer.from('small') })).sequence, '1');
   });
 
   test('WORKFLOW_NOT_FOUND', async () => {

@@ -281,11 +281,31 @@ class ErrorReasonTests(ContractTestCase):
         self.assert_error(
             lambda: self.fm.Start(FM.StartRequest(fiber_id=unique("args"), workflow="echo", args=args), timeout=RPC_TIMEOUT),
             Code.INVALID_ARGUMENT, "INVALID_ARGUMENT", field="args")
-        # The contract says metadata "field" names the field; the server does not set it for a bad
-        # page_token yet (reported), so only the code and reason are checked here.
         self.assert_error(
             lambda: self.fm.ListFibers(FM.ListFibersRequest(page_token="no-such-token"), timeout=RPC_TIMEOUT),
-            Code.INVALID_ARGUMENT, "INVALID_ARGUMENT")
+            Code.INVALID_ARGUMENT, "INVALID_ARGUMENT", field="page_token")
+
+    def test_page_token_reused_with_other_filters(self):
+        label = unique("token")
+        for _ in range(3):
+            self.start("token", labels={"batch": label})
+        first = self.fm.ListFibers(FM.ListFibersRequest(labels={"batch": label}, page_size=1), timeout=RPC_TIMEOUT)
+        self.assertTrue(first.next_page_token)
+        self.assert_error(
+            lambda: self.fm.ListFibers(
+                FM.ListFibersRequest(labels={"batch": label}, workflow="aggregate", page_size=1, page_token=first.next_page_token),
+                timeout=RPC_TIMEOUT),
+            Code.INVALID_ARGUMENT, "INVALID_ARGUMENT", field="page_token")
+
+    def test_input_too_large(self):
+        # The default input limit is the 4 MiB message limit less 64 bytes for the event envelope.
+        max_input = 4 * 1024 * 1024 - 64
+        fiber_id = self.start("big").fiber.fiber_id
+        too_large = FIBER.Payload(binary=bytes(max_input + 1 - 5))  # tag, 4-byte length, bytes
+        self.assertEqual(too_large.ByteSize(), max_input + 1)
+        self.assert_error(lambda: self.submit(fiber_id, too_large), Code.INVALID_ARGUMENT, "INPUT_TOO_LARGE",
+                          field="input", input_size=str(max_input + 1), max_input_size=str(max_input))
+        self.assertEqual(self.submit(fiber_id, FIBER.Payload(binary=b"small")).sequence, 1)
 
     def test_workflow_not_found(self):
         self.assert_error(
