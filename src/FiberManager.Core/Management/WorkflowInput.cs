@@ -263,7 +263,7 @@ public sealed class WorkflowInput<T>
             }
             else
             {
-                writer = new WriterWaiter(this, item);
+                writer = new WriterWaiter(this, item, cancellationToken.CanBeCanceled);
                 (_writers ??= new LinkedList<WriterWaiter>()).AddLast(writer.Node);
             }
         }
@@ -661,12 +661,14 @@ public sealed class WorkflowInput<T>
             static (state, token) => ((WriterWaiter)state!).Cancel(token);
 
         private readonly WorkflowInput<T> _owner;
+        private readonly bool _cancellable;
         private CancellationTokenRegistration _registration;
 
-        public WriterWaiter(WorkflowInput<T> owner, T item)
+        public WriterWaiter(WorkflowInput<T> owner, T item, bool cancellable)
             : base(TaskCreationOptions.RunContinuationsAsynchronously)
         {
             _owner = owner;
+            _cancellable = cancellable;
             Item = item;
             Node = new LinkedListNode<WriterWaiter>(this);
         }
@@ -712,6 +714,11 @@ public sealed class WorkflowInput<T>
 
         private CancellationTokenRegistration TakeRegistration()
         {
+            if (!_cancellable)
+            {
+                return default; // nothing was registered: no lock to take when admitted
+            }
+
             lock (_owner._lock)
             {
                 var registration = _registration;
