@@ -436,6 +436,8 @@ internal sealed class ManagedFiber<TInput, TOutput> : IFiberObserver, IFiberBody
     public ValueTask<SubmitResult> SubmitAsync(TInput input, string? submitId, FullQueueMode mode, CancellationToken cancellationToken)
     {
         ulong sequence;
+        WorkflowInput<TInput>.ReaderWake wake;
+        SubmitResult? accepted = null;
         lock (_lock)
         {
             if (_terminating != 0)
@@ -457,15 +459,14 @@ internal sealed class ManagedFiber<TInput, TOutput> : IFiberObserver, IFiberBody
             // The sequence is the input's position in the queue's history, taken when it enters the
             // queue: only accepted inputs use one up, so they are numbered 1, 2, 3... without holes
             // (a Submit rejected, or given up while waiting for room, takes none).
-            if (Input.TryWrite(input, out sequence))
+            if (Input.TryWrite(input, out sequence, out wake))
             {
                 Accepted(submitId, sequence);
-                return new ValueTask<SubmitResult>(new SubmitResult(sequence, Input.Count, Duplicate: false));
+                accepted = new SubmitResult(sequence, Input.Count, Duplicate: false);
             }
-
-            // The gate is open (we are not terminating), so the write failed because the queue is full.
-            if (mode == FullQueueMode.Reject)
+            else if (mode == FullQueueMode.Reject)
             {
+                // The gate is open (we are not terminating), so the write failed because the queue is full.
                 var depth = Input.Count.ToString(System.Globalization.CultureInfo.InvariantCulture);
                 throw new FiberManagerException(
                     FiberErrorCode.InputQueueFull,
@@ -473,6 +474,13 @@ internal sealed class ManagedFiber<TInput, TOutput> : IFiberObserver, IFiberBody
                     Id,
                     new Dictionary<string, string> { ["queue_depth"] = depth, ["capacity"] = Input.Capacity.ToString(System.Globalization.CultureInfo.InvariantCulture) });
             }
+        }
+
+        if (accepted is { } result)
+        {
+            // The workflow's parked read is woken once the fiber's lock is released.
+            wake.Run();
+            return new ValueTask<SubmitResult>(result);
         }
 
         return WriteWhenRoomAsync(input, submitId, cancellationToken);

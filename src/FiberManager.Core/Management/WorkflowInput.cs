@@ -205,6 +205,19 @@ public sealed class WorkflowInput<T>
     /// </summary>
     internal bool TryWrite(T item, out ulong position)
     {
+        var written = TryWrite(item, out position, out var wake);
+        wake.Run();
+        return written;
+    }
+
+    /// <summary>
+    /// <see cref="TryWrite(T, out ulong)"/> for a caller that holds a lock of its own: the readers
+    /// the write released are handed back in <paramref name="wake"/>, to be woken with
+    /// <see cref="ReaderWake.Run"/> once that lock is released (waking one queues its continuation
+    /// to the thread pool, which may wake a thread: not something to do while holding a lock).
+    /// </summary>
+    internal bool TryWrite(T item, out ulong position, out ReaderWake wake)
+    {
         ReaderWaiter? first = null;
         ReaderWaiter[]? others = null;
         lock (_lock)
@@ -213,6 +226,7 @@ public sealed class WorkflowInput<T>
             if (_closed || _count == Capacity)
             {
                 position = 0;
+                wake = default;
                 return false;
             }
 
@@ -223,7 +237,7 @@ public sealed class WorkflowInput<T>
             }
         }
 
-        WakeReaders(first, others, result: true);
+        wake = new ReaderWake(first, others);
         return true;
     }
 
@@ -493,6 +507,22 @@ public sealed class WorkflowInput<T>
         Debug.Assert(!_closed || _count == 0, "A closed gate holds no inputs.");
     }
 
+    /// <summary>Readers taken off the input by a write, to be woken by the writer once it holds no lock.</summary>
+    internal readonly struct ReaderWake
+    {
+        private readonly ReaderWaiter? _first;
+        private readonly ReaderWaiter[]? _others;
+
+        internal ReaderWake(ReaderWaiter? first, ReaderWaiter[]? others)
+        {
+            _first = first;
+            _others = others;
+        }
+
+        /// <summary>Wakes the readers (each with true); call it once, holding no lock.</summary>
+        public void Run() => WakeReaders(_first, _others, result: true);
+    }
+
     /// <summary>
     /// A parked <see cref="WaitToReadAsync"/>. Rented from <see cref="Park"/> until the awaiter
     /// takes its result; completed exactly once per park by whoever removed it from the reader
@@ -508,7 +538,7 @@ public sealed class WorkflowInput<T>
     /// <see cref="WorkflowInput{T}.WaitToReadAsync"/> checks the token under the same lock before
     /// parking, so a cancellation between two parks is never missed. Other readers register per park.
     /// </remarks>
-    private sealed class ReaderWaiter(WorkflowInput<T> owner, bool isCached) : IValueTaskSource<bool>
+    internal sealed class ReaderWaiter(WorkflowInput<T> owner, bool isCached) : IValueTaskSource<bool>
     {
         private static readonly Action<object?, CancellationToken> s_cancelled =
             static (state, token) => ((ReaderWaiter)state!).Cancel(token);
