@@ -113,7 +113,19 @@ public sealed class ShutdownTests
         await client.StartAsync(Ids.New("shutdown-holder"), "echo").DefaultTimeout();
         var id = Ids.New("shutdown-waiter");
         var waiting = client.StartAsync(new StartRequest { FiberId = id, Workflow = "echo", Admission = AdmissionPolicy.Wait, PermitTimeout = Duration.FromTimeSpan(TimeSpan.FromMinutes(5)) });
-        await Eventually.UntilAsync(() => client.GetStatusAsync(id), s => s.Status == FiberStatus.Pending);
+        await Eventually.UntilAsync<FiberInfo?>(
+            async () =>
+            {
+                try
+                {
+                    return await client.GetStatusAsync(id);
+                }
+                catch (GrpcStatusException e) when (e.StatusCode == GrpcStatusCode.NotFound)
+                {
+                    return null; // the waiting Start has not reached the manager yet
+                }
+            },
+            s => s?.Status == FiberStatus.Pending);
 
         host.App.Services.GetRequiredService<IHostApplicationLifetime>().StopApplication();
 
