@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Runtime.ExceptionServices;
 
 namespace FiberManager.Core;
 
@@ -13,12 +12,13 @@ namespace FiberManager.Core;
 /// Invariants (DEBUG-checked at the start of every locked block):
 /// <list type="bullet">
 /// <item>once closed, no member is added and the dictionary ends empty after close;</item>
-/// <item>the empty waiter exists only while members exist; the failure, once set, never changes.</item>
+/// <item>the waiters' (<see cref="CollectionWaiters"/>: the empty waiter exists only while members
+/// exist; the failure, once set, never changes).</item>
 /// </list>
 /// Waiters are completed outside the lock (except when a fiber that has already ended is stored:
-/// it leaves at once, re-entering the lock, and only completes sources that run their continuations
-/// asynchronously). Fibers are interrupted outside the lock. A member's observer is registered
-/// under the lock that stores it, so it runs before any clear or close that waits on the fiber.
+/// see <see cref="CollectionWaiters"/>). Fibers are interrupted outside the lock. A member's
+/// observer is registered under the lock that stores it, so it runs before any clear or close that
+/// waits on the fiber.
 /// </remarks>
 [DebuggerDisplay("Count = {Count}, Closed = {IsClosed}")]
 internal sealed class FiberCollectionCore<TKey>
@@ -30,9 +30,7 @@ internal sealed class FiberCollectionCore<TKey>
     private readonly long _finalizerRegistration;
     private bool _closed;
     private Task? _closeTask;
-    private Exception? _failure;
-    private TaskCompletionSource? _emptyWaiter;
-    private TaskCompletionSource? _joinWaiter;
+    private CollectionWaiters _waiters; // under _lock; a mutable struct: never copied
 
     public FiberCollectionCore(FiberScope scope, IEqualityComparer<TKey>? comparer)
     {
@@ -156,7 +154,7 @@ internal sealed class FiberCollectionCore<TKey>
     public async Task<bool> RemoveAsync(TKey key)
     {
         Member? removed;
-        TaskCompletionSource? empty = null;
+        object? changed;
         lock (_lock)
         {
             AssertInvariants();
@@ -165,14 +163,14 @@ internal sealed class FiberCollectionCore<TKey>
                 return false;
             }
 
-            if (_members.Count == 0)
-            {
-                empty = TakeEmptyWaitersLocked();
-            }
+            changed = _waiters.MemberEndedLocked(failure: null, becameEmpty: _members.Count == 0);
         }
 
-        empty?.TrySetResult();
-        WakeJoin(empty is not null);
+        if (changed is not null)
+        {
+            _waiters.Wake(changed, _lock);
+        }
+
         removed.Fiber.Interrupt(Interruptor);
         await removed.Fiber.WhenDone().ConfigureAwait(false);
         return true;
@@ -202,13 +200,7 @@ internal sealed class FiberCollectionCore<TKey>
         lock (_lock)
         {
             AssertInvariants();
-            if (_members.Count == 0)
-            {
-                return Task.CompletedTask;
-            }
-
-            _emptyWaiter ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            return _emptyWaiter.Task.WaitAsync(cancellationToken);
+            return _waiters.AwaitEmptyLocked(_members.Count, cancellationToken);
         }
     }
 
@@ -217,22 +209,16 @@ internal sealed class FiberCollectionCore<TKey>
     {
         while (true)
         {
-            Task wait;
+            Task? wait;
             lock (_lock)
             {
                 AssertInvariants();
-                if (_failure is not null)
-                {
-                    ExceptionDispatchInfo.Capture(_failure).Throw();
-                }
+                wait = _waiters.JoinStepLocked(_members.Count);
+            }
 
-                if (_members.Count == 0)
-                {
-                    return;
-                }
-
-                _joinWaiter ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-                wait = _joinWaiter.Task;
+            if (wait is null)
+            {
+                return;
             }
 
             await wait.WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -280,78 +266,27 @@ internal sealed class FiberCollectionCore<TKey>
 
     private void OnMemberDone(Member member)
     {
-        var exit = member.Fiber.GetExit();
-        Exception? failure = exit.Kind switch
-        {
-            ExitKind.Failure => exit.Exception,
-            ExitKind.Interrupted when member.PropagateInterruption && exit.Interruptor != Interruptor =>
-                new FiberInterruptedException(member.Fiber.Id, exit.Interruptor),
-            _ => null,
-        };
-
-        TaskCompletionSource? empty = null;
-        var failed = false;
+        var failure = CollectionWaiters.FailureOf(
+            member.Fiber.GetExit(), member.Fiber.Id, member.PropagateInterruption, Interruptor);
+        object? changed;
         lock (_lock)
         {
             AssertInvariants();
-            if (_members.TryGetValue(member.Key, out var current) && ReferenceEquals(current, member))
-            {
-                _members.Remove(member.Key);
-                if (_members.Count == 0)
-                {
-                    empty = TakeEmptyWaitersLocked();
-                }
-            }
-
-            if (failure is not null && _failure is null)
-            {
-                _failure = failure;
-                failed = true;
-            }
+            var removed = _members.TryGetValue(member.Key, out var current) && ReferenceEquals(current, member)
+                && _members.Remove(member.Key);
+            changed = _waiters.MemberEndedLocked(failure, becameEmpty: removed && _members.Count == 0);
         }
 
-        empty?.TrySetResult();
-        WakeJoin(empty is not null || failed);
-    }
-
-    private TaskCompletionSource? TakeEmptyWaitersLocked()
-    {
-        var empty = _emptyWaiter;
-        _emptyWaiter = null;
-        return empty ?? s_noWaiter;
-    }
-
-    private void WakeJoin(bool changed)
-    {
-        if (!changed)
+        if (changed is not null)
         {
-            return;
+            _waiters.Wake(changed, _lock);
         }
-
-        TaskCompletionSource? join;
-        lock (_lock)
-        {
-            join = _joinWaiter;
-            _joinWaiter = null;
-        }
-
-        join?.TrySetResult();
-    }
-
-    // A completed placeholder so "the set became empty" is signalled even with no empty-waiter.
-    private static readonly TaskCompletionSource s_noWaiter = CreateCompleted();
-
-    private static TaskCompletionSource CreateCompleted()
-    {
-        var source = new TaskCompletionSource();
-        source.SetResult();
-        return source;
     }
 
     [Conditional("DEBUG")]
     private void AssertInvariants()
     {
-        Debug.Assert(_members.Count > 0 || _emptyWaiter is null, "an empty-waiter exists only while members exist");
+        _waiters.AssertInvariantsLocked(_members.Count);
     }
 
     private sealed class Member(FiberCollectionCore<TKey> owner, TKey key, Fiber fiber, bool propagateInterruption) : IFiberObserver

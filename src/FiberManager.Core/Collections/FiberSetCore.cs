@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Runtime.ExceptionServices;
 
 namespace FiberManager.Core;
 
@@ -13,29 +12,20 @@ namespace FiberManager.Core;
 /// completes (<see cref="Leave"/>, called once by the fiber, its exit recorded). Its
 /// propagate-interruption flag is the fiber's <c>ListFlag</c>. A fiber forked elsewhere and added
 /// has another owner already, so it is kept in a dictionary with an observer, as a collection does.</para>
-/// <para>Invariants (DEBUG-checked at the start of every locked block): the empty waiter exists only
-/// while members exist; the failure, once set, never changes; once closed, nothing is added.
-/// Waiters are completed outside the lock (for a leaving member, once the fiber is done, so that a
-/// woken waiter finds its exit), except when an added fiber has ended already: it leaves at once,
-/// re-entering the lock, and only completes sources that run their continuations asynchronously.
-/// Fibers are interrupted outside the lock.</para>
+/// <para>Invariants: once closed, nothing is added; the waiters' (<see cref="CollectionWaiters"/>),
+/// DEBUG-checked at the start of every locked block. Waiters are completed outside the lock (for a
+/// leaving member, once the fiber is done, so that a woken waiter finds its exit), except when an
+/// added fiber has ended already (see <see cref="CollectionWaiters"/>). Fibers are interrupted
+/// outside the lock.</para>
 /// </remarks>
 [DebuggerDisplay("Count = {MemberCount}, Closed = {IsClosed}")]
 internal sealed class FiberSetCore : FiberList
 {
-    // Returned by Leave when only the join waiter is to be woken (a failure was recorded).
-    private static readonly object s_failedOnly = new();
-
-    // A completed placeholder so "the set became empty" is signalled even with no empty-waiter.
-    private static readonly TaskCompletionSource s_noWaiter = CreateCompleted();
-
     private readonly FiberScope _scope;
     private readonly long _finalizerRegistration;
     private Dictionary<Fiber, Added>? _added;
     private Task? _closeTask;
-    private Exception? _failure;
-    private TaskCompletionSource? _emptyWaiter;
-    private TaskCompletionSource? _joinWaiter;
+    private CollectionWaiters _waiters; // under SyncRoot; a mutable struct: never copied
 
     public FiberSetCore(FiberScope scope)
     {
@@ -145,13 +135,7 @@ internal sealed class FiberSetCore : FiberList
         lock (SyncRoot)
         {
             AssertInvariants();
-            if (MemberCountLocked == 0)
-            {
-                return Task.CompletedTask;
-            }
-
-            _emptyWaiter ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            return _emptyWaiter.Task.WaitAsync(cancellationToken);
+            return _waiters.AwaitEmptyLocked(MemberCountLocked, cancellationToken);
         }
     }
 
@@ -160,22 +144,16 @@ internal sealed class FiberSetCore : FiberList
     {
         while (true)
         {
-            Task wait;
+            Task? wait;
             lock (SyncRoot)
             {
                 AssertInvariants();
-                if (_failure is not null)
-                {
-                    ExceptionDispatchInfo.Capture(_failure).Throw();
-                }
+                wait = _waiters.JoinStepLocked(MemberCountLocked);
+            }
 
-                if (MemberCountLocked == 0)
-                {
-                    return;
-                }
-
-                _joinWaiter ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-                wait = _joinWaiter.Task;
+            if (wait is null)
+            {
+                return;
             }
 
             await wait.WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -193,7 +171,7 @@ internal sealed class FiberSetCore : FiberList
 
     internal override object? Leave(Fiber fiber)
     {
-        var failure = FailureOf(fiber.RecordedExit(), fiber.Id, fiber.ListFlag);
+        var failure = CollectionWaiters.FailureOf(fiber.RecordedExit(), fiber.Id, fiber.ListFlag, Interruptor);
         lock (SyncRoot)
         {
             AssertInvariants();
@@ -202,11 +180,11 @@ internal sealed class FiberSetCore : FiberList
                 return null;
             }
 
-            return ChangedLocked(failure, removed: true);
+            return _waiters.MemberEndedLocked(failure, becameEmpty: MemberCountLocked == 0);
         }
     }
 
-    internal override void AfterLeft(object left) => Wake(left);
+    internal override void AfterLeft(object left) => _waiters.Wake(left, SyncRoot);
 
     private Task CloseMembersAsync()
     {
@@ -243,75 +221,27 @@ internal sealed class FiberSetCore : FiberList
 
     private void OnAddedDone(Added member)
     {
-        var failure = FailureOf(member.Fiber.GetExit(), member.Fiber.Id, member.PropagateInterruption);
+        var failure = CollectionWaiters.FailureOf(
+            member.Fiber.GetExit(), member.Fiber.Id, member.PropagateInterruption, Interruptor);
         object? changed;
         lock (SyncRoot)
         {
             AssertInvariants();
             var removed = _added is not null && _added.TryGetValue(member.Fiber, out var current) && ReferenceEquals(current, member)
                 && _added.Remove(member.Fiber);
-            changed = ChangedLocked(failure, removed);
+            changed = _waiters.MemberEndedLocked(failure, becameEmpty: removed && MemberCountLocked == 0);
         }
 
         if (changed is not null)
         {
-            Wake(changed);
+            _waiters.Wake(changed, SyncRoot);
         }
-    }
-
-    private Exception? FailureOf(Exit exit, long fiberId, bool propagateInterruption) => exit.Kind switch
-    {
-        ExitKind.Failure => exit.Exception,
-        ExitKind.Interrupted when propagateInterruption && exit.Interruptor != Interruptor =>
-            new FiberInterruptedException(fiberId, exit.Interruptor),
-        _ => null,
-    };
-
-    /// <summary>After a member left: records its failure (the first one sticks) and takes the empty waiters when the set is empty.</summary>
-    /// <returns>Null when nothing is to be woken; otherwise the empty waiter (or its placeholder), or the failed-only marker.</returns>
-    private object? ChangedLocked(Exception? failure, bool removed)
-    {
-        var failed = false;
-        if (failure is not null && _failure is null)
-        {
-            _failure = failure;
-            failed = true;
-        }
-
-        if (removed && MemberCountLocked == 0)
-        {
-            var empty = _emptyWaiter ?? s_noWaiter;
-            _emptyWaiter = null;
-            return empty;
-        }
-
-        return failed ? s_failedOnly : null;
-    }
-
-    private void Wake(object changed)
-    {
-        (changed as TaskCompletionSource)?.TrySetResult();
-        TaskCompletionSource? join;
-        lock (SyncRoot)
-        {
-            join = _joinWaiter;
-            _joinWaiter = null;
-        }
-
-        join?.TrySetResult();
-    }
-
-    private static TaskCompletionSource CreateCompleted()
-    {
-        var source = new TaskCompletionSource();
-        source.SetResult();
-        return source;
     }
 
     [Conditional("DEBUG")]
     private void AssertInvariants()
     {
-        Debug.Assert(MemberCountLocked > 0 || _emptyWaiter is null, "an empty-waiter exists only while members exist");
+        _waiters.AssertInvariantsLocked(MemberCountLocked);
     }
 
     private sealed class Added(FiberSetCore owner, Fiber fiber, bool propagateInterruption) : IFiberObserver
