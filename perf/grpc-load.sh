@@ -172,6 +172,9 @@ if [ -z "$only" ] || [ "$only" = g1 ]; then
   per_client=$(awk -v r="$svc_rps" -v c="$clients" 'BEGIN { x = int(r / 2 / c); print (x < 1 ? 1 : x) }')
   half_n=$(awk -v r="$svc_rps" -v s="$([ "$smoke" = 1 ] && echo 2 || echo 10)" 'BEGIN { x = int(r / 2 * s); print (x < 100 ? 100 : x) }')
   line=$(g1_run g1.service.half-load body.bin "http://127.0.0.1:$svc_port$submit" "$half_n" --rps="$per_client"); with_status "$line" "$svc_ok" | tee -a "$results"
+  # The raw echo at the same request rate: the tail this transport and h2load (on the same cores)
+  # have on their own at that load, beside the service's.
+  line=$(g1_run g1.raw-kestrel.half-load body.bin "http://127.0.0.1:$raw_port$submit" "$half_n" --rps="$per_client"); with_status "$line" "$raw_ok" | tee -a "$results"
   for ok in "$svc_ok" "$raw_ok" "$node_ok"; do [ "$ok" = true ] || failed=1; done
 fi
 

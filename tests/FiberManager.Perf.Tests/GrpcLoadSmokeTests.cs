@@ -10,7 +10,7 @@ public class GrpcLoadSmokeTests
 
         Assert.True(exitCode == 0, $"grpc-load.sh --smoke exited {exitCode}\nstdout:\n{stdout}\nstderr:\n{stderr}");
         var lines = ScriptRunner.JsonLines(stdout).ToDictionary(l => l.GetProperty("name").GetString()!);
-        foreach (var name in new[] { "g1.service", "g1.raw-kestrel", "g1.node-grpc-js", "g1.service.half-load" })
+        foreach (var name in new[] { "g1.service", "g1.raw-kestrel", "g1.node-grpc-js", "g1.service.half-load", "g1.raw-kestrel.half-load" })
         {
             var line = lines[name];
             Assert.True(line.GetProperty("ops_per_sec").GetDouble() > 0, name);
