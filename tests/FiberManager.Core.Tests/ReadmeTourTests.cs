@@ -27,9 +27,10 @@ public sealed class ReadmeTourTests
             return 42;
         });
 
-        await clock.WaitForTimersAsync(2).DefaultTimeout();
         for (var i = 0; i < 3; i++)
         {
+            // Both sleeps armed (the ticker re-arms after each tick) before the clock moves on.
+            await clock.WaitForTimersAsync(2).DefaultTimeout();
             clock.Advance(TimeSpan.FromSeconds(1));
         }
 

@@ -512,7 +512,14 @@ public sealed partial class FiberSupervisor<TInput, TOutput> : IAsyncDisposable
     {
         lock (_lock)
         {
-            _shutdown ??= ShutdownAsync();
+            if (_shutdown is null)
+            {
+                // Before anything is interrupted: a permit released from now on admits nobody, so a
+                // Start still waiting for one fails with ShuttingDown instead of starting its fiber.
+                _permits.CloseGrants();
+                _shutdown = ShutdownAsync();
+            }
+
             return new ValueTask(_shutdown);
         }
     }

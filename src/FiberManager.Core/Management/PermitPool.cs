@@ -11,7 +11,9 @@ namespace FiberManager.Core.Management;
 /// Invariants (DEBUG-checked at the start of every locked block):
 /// <list type="bullet">
 /// <item><c>_inUse ≥ 0</c>;</item>
-/// <item>waiters exist only while no permit is free (<c>_inUse ≥ _limit</c>);</item>
+/// <item>waiters exist only while no permit is free (<c>_inUse ≥ _limit</c>), or once the pool is
+/// closed for shutdown (<see cref="CloseGrants"/>: it grants nothing more, so a permit released by
+/// a fiber the shutdown interrupts never starts a waiting one);</item>
 /// <item>a waiter is granted or cancelled exactly once, decided under the lock.</item>
 /// </list>
 /// Shrinking below the permits in use takes effect as permits are released. Waiters are woken
@@ -24,6 +26,7 @@ internal sealed class PermitPool
     private readonly LinkedList<Waiter> _waiters = new();
     private int _limit;
     private int _inUse;
+    private bool _grantsClosed;
 
     public PermitPool(int limit)
     {
@@ -61,6 +64,19 @@ internal sealed class PermitPool
             {
                 return _waiters.Count;
             }
+        }
+    }
+
+    /// <summary>
+    /// Shutdown: waiters are granted nothing more (they stay queued until their owners cancel them).
+    /// Called before any fiber is interrupted, so no released permit admits a waiting fiber.
+    /// </summary>
+    public void CloseGrants()
+    {
+        lock (_lock)
+        {
+            AssertInvariants();
+            _grantsClosed = true;
         }
     }
 
@@ -157,7 +173,7 @@ internal sealed class PermitPool
     private List<Waiter>? GrantLocked()
     {
         List<Waiter>? granted = null;
-        while (_inUse < _limit && _waiters.First is { } first)
+        while (!_grantsClosed && _inUse < _limit && _waiters.First is { } first)
         {
             _waiters.RemoveFirst();
             first.Value.Node = null;
@@ -186,7 +202,7 @@ internal sealed class PermitPool
     private void AssertInvariants()
     {
         Debug.Assert(_inUse >= 0, "permits in use are never negative");
-        Debug.Assert(_waiters.Count == 0 || _inUse >= _limit, "nobody waits while a permit is free");
+        Debug.Assert(_grantsClosed || _waiters.Count == 0 || _inUse >= _limit, "nobody waits while a permit is free (until grants close)");
     }
 
     internal enum WaiterState
