@@ -113,6 +113,28 @@ internal static class W3
         return Finish("w3.bare", size, watch.Elapsed.TotalSeconds, allocations, tallies, latencies, parked: true);
     }
 
+    /// <summary>
+    /// The measurement both pingpong variants share: n / 10 pings to warm up, then n pings timed,
+    /// each one's latency sampled, allocations counted over the timed pings only; the sum checked.
+    /// </summary>
+    private static async Task<WorkloadResult> MeasurePingsAsync(string name, int n, Func<int, long[], Task<long>> pings)
+    {
+        var warmUp = Math.Max(1, n / 10);
+        await pings(warmUp, new long[warmUp]).ConfigureAwait(false);
+
+        var latencies = new long[n];
+        var before = Allocations.Now();
+        var watch = Stopwatch.StartNew();
+        var sum = await pings(n, latencies).ConfigureAwait(false);
+        watch.Stop();
+        var allocations = before.Since();
+
+        return new WorkloadResult(name, n, watch.Elapsed.TotalSeconds)
+            .AddLatency(latencies)
+            .AddAllocations(allocations, n)
+            .Check("sum", sum == (long)n * (n - 1) / 2);
+    }
+
     /// <summary>W3.pingpong: sequential pings, each waits for its output before the next (unloaded per-hop latency).</summary>
     public static async Task<WorkloadResult> PingPongAsync(WorkloadSize size)
     {
@@ -121,18 +143,7 @@ internal static class W3
         const string id = "fiber-0";
         await manager.StartAsync(id, "echo", EchoWorkflow.Instance).ConfigureAwait(false);
         using var subscription = manager.Subscribe(id);
-        await PingsAsync(Math.Max(1, n / 10), new long[Math.Max(1, n / 10)]).ConfigureAwait(false); // warm-up
-
-        var latencies = new long[n];
-        var before = Allocations.Now();
-        var watch = Stopwatch.StartNew();
-        var sum = await PingsAsync(n, latencies).ConfigureAwait(false);
-        watch.Stop();
-
-        return new WorkloadResult("w3.pingpong", n, watch.Elapsed.TotalSeconds)
-            .AddLatency(latencies)
-            .AddAllocations(before.Since(), n)
-            .Check("sum", sum == (long)n * (n - 1) / 2);
+        return await MeasurePingsAsync("w3.pingpong", n, PingsAsync).ConfigureAwait(false);
 
         async Task<long> PingsAsync(int count, long[] samples)
         {
@@ -171,19 +182,9 @@ internal static class W3
         var fiber = new BareFiber("fiber-0");
         registry.Add(fiber);
         fiber.Start(registry);
-        await PingsAsync(Math.Max(1, n / 10), new long[Math.Max(1, n / 10)]).ConfigureAwait(false); // warm-up
-
-        var latencies = new long[n];
-        var before = Allocations.Now();
-        var watch = Stopwatch.StartNew();
-        var sum = await PingsAsync(n, latencies).ConfigureAwait(false);
-        watch.Stop();
+        var result = await MeasurePingsAsync("w3.pingpong.bare", n, PingsAsync).ConfigureAwait(false);
         await fiber.Cancellation.CancelAsync().ConfigureAwait(false);
-
-        return new WorkloadResult("w3.pingpong.bare", n, watch.Elapsed.TotalSeconds)
-            .AddLatency(latencies)
-            .AddAllocations(before.Since(), n)
-            .Check("sum", sum == (long)n * (n - 1) / 2);
+        return result;
 
         async Task<long> PingsAsync(int count, long[] samples)
         {
