@@ -26,12 +26,20 @@ public sealed class ConcurrencyLimitTests(SinglePermitServiceFixture fixture) : 
     private FiberManagerClient Client => fixture.Host.Client;
 
     /// <summary>Takes the only permit; the returned id is interrupted by the test when it is done.</summary>
-    private async Task<string> HoldThePermitAsync()
+    /// <summary>Starts a fiber that takes the only permit; disposing it interrupts that fiber (again, harmlessly, if the test already did).</summary>
+    private async Task<PermitHolder> HoldThePermitAsync()
     {
         var holder = Ids.New("holder");
         var started = await Client.StartAsync(holder, "echo").DefaultTimeout();
         Assert.NotEqual(FiberStatus.Pending, started.Fiber.Status);
-        return holder;
+        return new PermitHolder(Client, holder);
+    }
+
+    private sealed class PermitHolder(FiberManagerClient client, string id) : IAsyncDisposable
+    {
+        public string Id => id;
+
+        public async ValueTask DisposeAsync() => await client.InterruptAsync(id).DefaultTimeout();
     }
 
     /// <summary>
@@ -60,127 +68,92 @@ public sealed class ConcurrencyLimitTests(SinglePermitServiceFixture fixture) : 
     [Fact]
     public async Task Start_NoPermitWithReject_ResourceExhaustedConcurrencyLimitReached()
     {
-        var holder = await HoldThePermitAsync();
-        try
-        {
-            var id = Ids.New("rejected");
-            var error = await RpcAssert.FailsAsync(
-                () => Client.StartAsync(new StartRequest { FiberId = id, Workflow = "echo", Admission = AdmissionPolicy.Reject }),
-                GrpcStatusCode.ResourceExhausted,
-                ErrorReasons.ConcurrencyLimitReached);
-            RpcAssert.HasMetadata(error, ErrorMetadataKeys.FiberId, id);
-        }
-        finally
-        {
-            await Client.InterruptAsync(holder).DefaultTimeout();
-        }
+        await using var holder = await HoldThePermitAsync();
+        var id = Ids.New("rejected");
+        var error = await RpcAssert.FailsAsync(
+            () => Client.StartAsync(new StartRequest { FiberId = id, Workflow = "echo", Admission = AdmissionPolicy.Reject }),
+            GrpcStatusCode.ResourceExhausted,
+            ErrorReasons.ConcurrencyLimitReached);
+        RpcAssert.HasMetadata(error, ErrorMetadataKeys.FiberId, id);
     }
 
     [Fact]
     public async Task Start_NoPermitWithWaitAndShortPermitTimeout_ResourceExhaustedConcurrencyLimitReached()
     {
-        var holder = await HoldThePermitAsync();
-        try
-        {
-            var id = Ids.New("wait-timeout");
-            var error = await RpcAssert.FailsAsync(
-                () => Client.StartAsync(new StartRequest
-                {
-                    FiberId = id,
-                    Workflow = "echo",
-                    Admission = AdmissionPolicy.Wait,
-                    PermitTimeout = Duration.FromTimeSpan(TimeSpan.FromMilliseconds(200)),
-                }),
-                GrpcStatusCode.ResourceExhausted,
-                ErrorReasons.ConcurrencyLimitReached);
-            RpcAssert.HasMetadata(error, ErrorMetadataKeys.FiberId, id);
+        await using var holder = await HoldThePermitAsync();
+        var id = Ids.New("wait-timeout");
+        var error = await RpcAssert.FailsAsync(
+            () => Client.StartAsync(new StartRequest
+            {
+                FiberId = id,
+                Workflow = "echo",
+                Admission = AdmissionPolicy.Wait,
+                PermitTimeout = Duration.FromTimeSpan(TimeSpan.FromMilliseconds(200)),
+            }),
+            GrpcStatusCode.ResourceExhausted,
+            ErrorReasons.ConcurrencyLimitReached);
+        RpcAssert.HasMetadata(error, ErrorMetadataKeys.FiberId, id);
 
-            // The fiber that gave up is not live: its id is free for a new Start once a permit frees.
-            var status = await Client.GetStatusAsync(id).DefaultTimeout();
-            Assert.Equal(FiberStatus.Interrupted, status.Status);
-        }
-        finally
-        {
-            await Client.InterruptAsync(holder).DefaultTimeout();
-        }
+        // The fiber that gave up is not live: its id is free for a new Start once a permit frees.
+        var status = await Client.GetStatusAsync(id).DefaultTimeout();
+        Assert.Equal(FiberStatus.Interrupted, status.Status);
     }
 
     [Fact]
     public async Task Start_NoPermitWithWaitAndCallDeadline_DeadlineExceededOnTheServer()
     {
-        var holder = await HoldThePermitAsync();
-        try
-        {
-            var id = Ids.New("wait-deadline");
-            var error = await Assert.ThrowsAsync<GrpcStatusException>(() => Client.StartAsync(
-                new StartRequest { FiberId = id, Workflow = "echo", Admission = AdmissionPolicy.Wait },
-                new GrpcCallOptions { Timeout = TimeSpan.FromMilliseconds(300) })).DefaultTimeout();
-            Assert.Equal(GrpcStatusCode.DeadlineExceeded, error.StatusCode);
-            await AssertNotLeftPendingAsync(id);
-        }
-        finally
-        {
-            await Client.InterruptAsync(holder).DefaultTimeout();
-        }
+        await using var holder = await HoldThePermitAsync();
+        var id = Ids.New("wait-deadline");
+        var error = await Assert.ThrowsAsync<GrpcStatusException>(() => Client.StartAsync(
+            new StartRequest { FiberId = id, Workflow = "echo", Admission = AdmissionPolicy.Wait },
+            new GrpcCallOptions { Timeout = TimeSpan.FromMilliseconds(300) })).DefaultTimeout();
+        Assert.Equal(GrpcStatusCode.DeadlineExceeded, error.StatusCode);
+        await AssertNotLeftPendingAsync(id);
     }
 
     [Fact]
     public async Task Start_NoPermitWithWaitAndGrpcTimeoutHeaderOnly_ServerEndsTheCallWithDeadlineExceeded()
     {
-        var holder = await HoldThePermitAsync();
-        try
-        {
-            // A raw call with no client-side timer: only the server's reading of grpc-timeout ends it.
-            var id = Ids.New("wait-header");
-            using var raw = new RawGrpcClient(fixture.Host.Address);
-            var response = await raw.PostAsync(
-                "/fibermanager.v1.FiberManager/Start",
-                RawGrpcClient.Frame(new StartRequest { FiberId = id, Workflow = "echo", Admission = AdmissionPolicy.Wait }),
-                headers: new Dictionary<string, string> { [GrpcHeaders.Timeout] = "300m" });
+        await using var holder = await HoldThePermitAsync();
+        // A raw call with no client-side timer: only the server's reading of grpc-timeout ends it.
+        var id = Ids.New("wait-header");
+        using var raw = new RawGrpcClient(fixture.Host.Address);
+        var response = await raw.PostAsync(
+            "/fibermanager.v1.FiberManager/Start",
+            RawGrpcClient.Frame(new StartRequest { FiberId = id, Workflow = "echo", Admission = AdmissionPolicy.Wait }),
+            headers: new Dictionary<string, string> { [GrpcHeaders.Timeout] = "300m" });
 
-            Assert.True(response.TrailersOnly);
-            Assert.Equal(GrpcStatusCode.DeadlineExceeded, response.Status);
-            Assert.Equal(ErrorReasons.DeadlineExceeded, response.ErrorInfo?.Reason);
-            Assert.Equal(ErrorReasons.Domain, response.ErrorInfo?.Domain);
-            await AssertNotLeftPendingAsync(id);
-        }
-        finally
-        {
-            await Client.InterruptAsync(holder).DefaultTimeout();
-        }
+        Assert.True(response.TrailersOnly);
+        Assert.Equal(GrpcStatusCode.DeadlineExceeded, response.Status);
+        Assert.Equal(ErrorReasons.DeadlineExceeded, response.ErrorInfo?.Reason);
+        Assert.Equal(ErrorReasons.Domain, response.ErrorInfo?.Domain);
+        await AssertNotLeftPendingAsync(id);
     }
 
     [Fact]
     public async Task Start_NoPermitWithPermitTimeoutBeyondTimerRange_BoundedByTheDeadline()
     {
-        var holder = await HoldThePermitAsync();
-        try
-        {
-            // 100 days is a valid Duration but more than a .NET timer can wait (about 49.7 days):
-            // it means "as long as the deadline allows", not a malformed request.
-            var id = Ids.New("wait-long");
-            var error = await Assert.ThrowsAsync<GrpcStatusException>(() => Client.StartAsync(
-                new StartRequest { FiberId = id, Workflow = "echo", Admission = AdmissionPolicy.Wait, PermitTimeout = Duration.FromTimeSpan(TimeSpan.FromDays(100)) },
-                new GrpcCallOptions { Timeout = TimeSpan.FromMilliseconds(300) })).DefaultTimeout();
-            Assert.Equal(GrpcStatusCode.DeadlineExceeded, error.StatusCode);
-            await AssertNotLeftPendingAsync(id);
-        }
-        finally
-        {
-            await Client.InterruptAsync(holder).DefaultTimeout();
-        }
+        await using var holder = await HoldThePermitAsync();
+        // 100 days is a valid Duration but more than a .NET timer can wait (about 49.7 days):
+        // it means "as long as the deadline allows", not a malformed request.
+        var id = Ids.New("wait-long");
+        var error = await Assert.ThrowsAsync<GrpcStatusException>(() => Client.StartAsync(
+            new StartRequest { FiberId = id, Workflow = "echo", Admission = AdmissionPolicy.Wait, PermitTimeout = Duration.FromTimeSpan(TimeSpan.FromDays(100)) },
+            new GrpcCallOptions { Timeout = TimeSpan.FromMilliseconds(300) })).DefaultTimeout();
+        Assert.Equal(GrpcStatusCode.DeadlineExceeded, error.StatusCode);
+        await AssertNotLeftPendingAsync(id);
     }
 
     [Fact]
     public async Task Start_NoPermitWithWait_StartsWhenThePermitFrees()
     {
-        var holder = await HoldThePermitAsync();
+        await using var holder = await HoldThePermitAsync();
         var id = Ids.New("wait-ok");
         var waiting = Client.StartAsync(new StartRequest { FiberId = id, Workflow = "echo", Admission = AdmissionPolicy.Wait });
         await Eventually.UntilAsync(() => Client.ListFibersAsync(new ListFibersRequest { Statuses = { FiberStatus.Pending } }), p => p.Fibers.Any(f => f.FiberId == id));
         Assert.False(waiting.IsCompleted);
 
-        await Client.InterruptAsync(holder).DefaultTimeout();
+        await Client.InterruptAsync(holder.Id).DefaultTimeout();
 
         var started = await waiting.DefaultTimeout();
         Assert.True(started.Created);
@@ -192,7 +165,7 @@ public sealed class ConcurrencyLimitTests(SinglePermitServiceFixture fixture) : 
     [Fact]
     public async Task Start_NoPermitWithQueue_PendingThenRunsWhenThePermitFrees()
     {
-        var holder = await HoldThePermitAsync();
+        await using var holder = await HoldThePermitAsync();
         var id = Ids.New("queued");
         try
         {
@@ -205,7 +178,7 @@ public sealed class ConcurrencyLimitTests(SinglePermitServiceFixture fixture) : 
             Assert.Equal(1UL, (await Client.SubmitAsync(id, Value.ForString("early")).DefaultTimeout()).Sequence);
 
             await using var events = new EventReader(Client, id);
-            await Client.InterruptAsync(holder).DefaultTimeout();
+            await Client.InterruptAsync(holder.Id).DefaultTimeout();
 
             var running = await events.NextAsync();
             Assert.Equal(FiberStatus.Pending, running.StatusChanged.Previous);
@@ -216,7 +189,7 @@ public sealed class ConcurrencyLimitTests(SinglePermitServiceFixture fixture) : 
         }
         finally
         {
-            await Client.InterruptAsync(holder).DefaultTimeout();
+            await Client.InterruptAsync(holder.Id).DefaultTimeout();
             await Client.InterruptAsync(id).DefaultTimeout();
         }
     }
@@ -224,18 +197,11 @@ public sealed class ConcurrencyLimitTests(SinglePermitServiceFixture fixture) : 
     [Fact]
     public async Task Interrupt_PendingFiber_InterruptedWithoutRunning()
     {
-        var holder = await HoldThePermitAsync();
-        try
-        {
-            var id = Ids.New("pending-interrupt");
-            await Client.StartAsync(new StartRequest { FiberId = id, Workflow = "echo", Admission = AdmissionPolicy.Queue }).DefaultTimeout();
-            var final = await Client.InterruptAsync(id).DefaultTimeout();
-            Assert.Equal(FiberStatus.Interrupted, final.Status);
-            Assert.Null(final.StartTime);
-        }
-        finally
-        {
-            await Client.InterruptAsync(holder).DefaultTimeout();
-        }
+        await using var holder = await HoldThePermitAsync();
+        var id = Ids.New("pending-interrupt");
+        await Client.StartAsync(new StartRequest { FiberId = id, Workflow = "echo", Admission = AdmissionPolicy.Queue }).DefaultTimeout();
+        var final = await Client.InterruptAsync(id).DefaultTimeout();
+        Assert.Equal(FiberStatus.Interrupted, final.Status);
+        Assert.Null(final.StartTime);
     }
 }
