@@ -1,5 +1,6 @@
 using BenchmarkDotNet.Attributes;
-using FiberManager.Core;
+using FiberManager.Core.Collections;
+using FiberManager.Core.Fibers;
 
 namespace FiberManager.Benchmarks;
 

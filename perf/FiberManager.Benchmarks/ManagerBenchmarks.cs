@@ -13,7 +13,7 @@ public class ManagerBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        _manager = new FiberSupervisor<long, long>(new FiberManagerOptions { MaxConcurrentFibers = 100_000, DefaultInputCapacity = 64, ReplayCapacity = 64, SubscriberBufferCapacity = 64 });
+        _manager = new FiberSupervisor<long, long>(new FiberSupervisorOptions { MaxConcurrentFibers = 100_000, DefaultInputCapacity = 64, ReplayCapacity = 64, SubscriberBufferCapacity = 64 });
         _manager.StartAsync("fiber-0", "echo", Echo.Instance).GetAwaiter().GetResult();
         _subscription = _manager.Subscribe("fiber-0");
     }
@@ -83,7 +83,7 @@ public class ManagerLifecycleBenchmarks
 
     [IterationSetup]
     public void Setup() =>
-        _manager = new FiberSupervisor<long, long>(new FiberManagerOptions { MaxConcurrentFibers = 100_000, RetentionMaxCount = 100 });
+        _manager = new FiberSupervisor<long, long>(new FiberSupervisorOptions { MaxConcurrentFibers = 100_000, RetentionMaxCount = 100 });
 
     [IterationCleanup]
     public void Cleanup() => _manager.DisposeAsync().AsTask().GetAwaiter().GetResult();

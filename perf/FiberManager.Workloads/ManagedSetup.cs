@@ -8,7 +8,7 @@ internal static class ManagedSetup
 {
     public const int Capacity = 64;
 
-    public static FiberSupervisor<long, long> CreateManager(int fibers) => new(new FiberManagerOptions
+    public static FiberSupervisor<long, long> CreateManager(int fibers) => new(new FiberSupervisorOptions
     {
         MaxConcurrentFibers = fibers + 16,
         DefaultInputCapacity = Capacity,

@@ -1,5 +1,6 @@
 using System.Diagnostics;
-using FiberManager.Core;
+using FiberManager.Core.Collections;
+using FiberManager.Core.Fibers;
 
 namespace FiberManager.Workloads;
 

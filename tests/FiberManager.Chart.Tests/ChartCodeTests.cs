@@ -23,11 +23,11 @@ public partial class ChartCodeTests
     private const string ManagerPrefix = "FiberManager__";
     private const string ServerPrefix = "FiberManager__Server__";
 
-    private static readonly FiberManagerOptions s_managerDefaults = new();
+    private static readonly FiberSupervisorOptions s_managerDefaults = new();
     private static readonly ServerOptions s_serverDefaults = new();
 
     private static IReadOnlySet<string> ManagerProperties { get; } =
-        typeof(FiberManagerOptions).GetProperties(BindingFlags.Public | BindingFlags.Instance).Where(p => p.CanWrite).Select(p => p.Name).ToHashSet(StringComparer.Ordinal);
+        typeof(FiberSupervisorOptions).GetProperties(BindingFlags.Public | BindingFlags.Instance).Where(p => p.CanWrite).Select(p => p.Name).ToHashSet(StringComparer.Ordinal);
 
     private static IReadOnlySet<string> ServerProperties { get; } =
         typeof(ServerOptions).GetProperties(BindingFlags.Public | BindingFlags.Instance).Where(p => p.CanWrite).Select(p => p.Name).ToHashSet(StringComparer.Ordinal);
@@ -47,7 +47,7 @@ public partial class ChartCodeTests
             }
         }
 
-        Assert.True(wrong.Count == 0, "The chart renders environment variables that are no FiberManagerOptions/ServerOptions property (the service would refuse to start):\n" + string.Join("\n", wrong));
+        Assert.True(wrong.Count == 0, "The chart renders environment variables that are no FiberSupervisorOptions/ServerOptions property (the service would refuse to start):\n" + string.Join("\n", wrong));
     }
 
     [Fact]
@@ -73,8 +73,8 @@ public partial class ChartCodeTests
         var config = schema.RootElement.GetProperty("properties").GetProperty("config");
         var schemaKeys = config.GetProperty("properties").EnumerateObject().Select(p => p.Name).ToHashSet(StringComparer.Ordinal);
 
-        Assert.True(valueKeys.SetEquals(ManagerProperties), $"values.yaml config keys differ from FiberManagerOptions: only in values [{string.Join(", ", valueKeys.Except(ManagerProperties))}], missing [{string.Join(", ", ManagerProperties.Except(valueKeys))}]");
-        Assert.True(schemaKeys.SetEquals(ManagerProperties), $"values.schema.json config keys differ from FiberManagerOptions: only in schema [{string.Join(", ", schemaKeys.Except(ManagerProperties))}], missing [{string.Join(", ", ManagerProperties.Except(schemaKeys))}]");
+        Assert.True(valueKeys.SetEquals(ManagerProperties), $"values.yaml config keys differ from FiberSupervisorOptions: only in values [{string.Join(", ", valueKeys.Except(ManagerProperties))}], missing [{string.Join(", ", ManagerProperties.Except(valueKeys))}]");
+        Assert.True(schemaKeys.SetEquals(ManagerProperties), $"values.schema.json config keys differ from FiberSupervisorOptions: only in schema [{string.Join(", ", schemaKeys.Except(ManagerProperties))}], missing [{string.Join(", ", ManagerProperties.Except(schemaKeys))}]");
         Assert.False(config.GetProperty("additionalProperties").GetBoolean(), "config must reject unknown keys (additionalProperties false)");
         Assert.All(values.GetProperty("config").EnumerateObject(), p => Assert.True(p.Value.ValueKind == JsonValueKind.Null, $"config.{p.Name} defaults to {p.Value}: the chart's defaults are null (the service's own default)"));
     }
@@ -352,12 +352,12 @@ public partial class ChartCodeTests
             }
 
             string[] args = [.. settings.Select(s => $"--{s.Key}={s.Value}")];
-            FiberManagerOptions manager;
+            FiberSupervisorOptions manager;
             ServerOptions server;
             try
             {
                 await using var app = FiberManagerApp.Create(args);
-                manager = app.Services.GetRequiredService<IOptions<FiberManagerOptions>>().Value;
+                manager = app.Services.GetRequiredService<IOptions<FiberSupervisorOptions>>().Value;
                 server = app.Services.GetRequiredService<IOptions<ServerOptions>>().Value;
             }
             catch (OptionsValidationException e)

@@ -1,3 +1,5 @@
+using FiberManager.Core.Collections;
+using FiberManager.Core.Fibers;
 using FiberManager.Core.Management;
 using FiberManager.Core.Tests.Testing;
 
@@ -54,7 +56,7 @@ public sealed class ReadmeTourTests
     [Fact]
     public async Task ManagerInProcess_UpperWorkflow_SubscriberSeesHello()
     {
-        await using var manager = new FiberSupervisor<string, string>(new FiberManagerOptions { MaxConcurrentFibers = 100 });
+        await using var manager = new FiberSupervisor<string, string>(new FiberSupervisorOptions { MaxConcurrentFibers = 100 });
         var upper = Workflow.Create<string, string>(async ctx =>
         {
             await foreach (var text in ctx.Input.ReadAllAsync(ctx.CancellationToken))

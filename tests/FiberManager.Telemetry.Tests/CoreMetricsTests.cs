@@ -1,5 +1,5 @@
 using FiberManager.Core.Management;
-using Names = FiberManager.Core.Management.FiberManagerTelemetryNames;
+using Names = FiberManager.Core.Management.FiberSupervisorTelemetryNames;
 
 namespace FiberManager.Telemetry.Tests;
 
@@ -15,7 +15,7 @@ public sealed class CoreMetricsTests : IAsyncLifetime
 
     public Task InitializeAsync()
     {
-        _manager = new FiberSupervisor<string, string>(new FiberManagerOptions { SubscriberBufferCapacity = 2, ReplayCapacity = 0 }, meterFactory: _factory);
+        _manager = new FiberSupervisor<string, string>(new FiberSupervisorOptions { SubscriberBufferCapacity = 2, ReplayCapacity = 0 }, meterFactory: _factory);
         return Task.CompletedTask;
     }
 
@@ -64,7 +64,7 @@ public sealed class CoreMetricsTests : IAsyncLifetime
         await ReadUntilAsync(subscription, e => e.Kind == FiberEventKind.Output);
 
         _manager.Pause(fiberId);
-        var paused = await Assert.ThrowsAsync<FiberManagerException>(async () => await _manager.SubmitAsync(fiberId, "b"));
+        var paused = await Assert.ThrowsAsync<FiberSupervisorException>(async () => await _manager.SubmitAsync(fiberId, "b"));
         Assert.Equal(FiberErrorCode.Paused, paused.Code);
 
         _metrics.Collect();

@@ -1,7 +1,8 @@
+using FiberManager.Core.Fibers;
 using System.Diagnostics;
 using System.Runtime.ExceptionServices;
 
-namespace FiberManager.Core;
+namespace FiberManager.Core.Collections;
 
 /// <summary>
 /// The waiters of a fiber collection (<see cref="FiberSetCore"/>, <see cref="FiberCollectionCore{TKey}"/>):

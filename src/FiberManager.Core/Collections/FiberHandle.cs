@@ -1,6 +1,7 @@
+using FiberManager.Core.Fibers;
 using System.Diagnostics;
 
-namespace FiberManager.Core;
+namespace FiberManager.Core.Collections;
 
 /// <summary>
 /// A single slot for a fiber: running into it replaces (and interrupts) the fiber there unless

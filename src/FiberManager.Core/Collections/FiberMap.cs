@@ -1,7 +1,8 @@
+using FiberManager.Core.Fibers;
 using System.Diagnostics;
 using System.Diagnostics.CodeAnalysis;
 
-namespace FiberManager.Core;
+namespace FiberManager.Core.Collections;
 
 /// <summary>
 /// A keyed, self-cleaning collection of fibers: at most one fiber per key. Running under a key

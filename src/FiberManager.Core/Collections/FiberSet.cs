@@ -1,6 +1,7 @@
+using FiberManager.Core.Fibers;
 using System.Diagnostics;
 
-namespace FiberManager.Core;
+namespace FiberManager.Core.Collections;
 
 /// <summary>
 /// A self-cleaning collection of fibers: a fiber leaves the set by itself when it ends. Closing

@@ -1,6 +1,7 @@
+using FiberManager.Core.Fibers;
 using System.Diagnostics;
 
-namespace FiberManager.Core;
+namespace FiberManager.Core.Collections;
 
 /// <summary>
 /// The engine behind <see cref="FiberSet"/>: the semantics of <see cref="FiberCollectionCore{TKey}"/>

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Runtime.ExceptionServices;
 
-namespace FiberManager.Core;
+namespace FiberManager.Core.Fibers;
 
 /// <summary>How a fiber ended.</summary>
 public enum ExitKind
@@ -44,7 +44,7 @@ public enum InterruptorKind
     /// <summary>A scope that closed.</summary>
     Scope,
 
-    /// <summary>A <see cref="FiberSet"/>, <see cref="FiberMap{TKey}"/> or <see cref="FiberHandle"/> (clear, remove, replace, close).</summary>
+    /// <summary>A <see cref="Collections.FiberSet"/>, <see cref="Collections.FiberMap{TKey}"/> or <see cref="Collections.FiberHandle"/> (clear, remove, replace, close).</summary>
     Collection,
 }
 

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 
-namespace FiberManager.Core;
+namespace FiberManager.Core.Fibers;
 
 /// <summary>
 /// A running unit of work with an identity, a status and an exit, that can be awaited, joined

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 
-namespace FiberManager.Core;
+namespace FiberManager.Core.Fibers;
 
 /// <summary>
 /// What a fiber's body receives: its fiber, its cancellation token, its clock and its nearest

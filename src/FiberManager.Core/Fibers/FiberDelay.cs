@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Threading.Tasks.Sources;
 
-namespace FiberManager.Core;
+namespace FiberManager.Core.Fibers;
 
 /// <summary>
 /// A fiber's delay (or an endless park): completes when the runtime's clock reaches the due

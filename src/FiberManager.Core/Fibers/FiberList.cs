@@ -1,6 +1,6 @@
 using System.Diagnostics;
 
-namespace FiberManager.Core;
+namespace FiberManager.Core.Fibers;
 
 /// <summary>
 /// The fibers whose lifetime an owner (a parent fiber or a scope) supervises: an intrusive

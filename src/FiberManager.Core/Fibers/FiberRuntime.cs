@@ -1,6 +1,6 @@
 using System.Diagnostics;
 
-namespace FiberManager.Core;
+namespace FiberManager.Core.Fibers;
 
 /// <summary>
 /// The root of a fiber supervision tree: a clock (<see cref="TimeProvider"/>) and a global scope

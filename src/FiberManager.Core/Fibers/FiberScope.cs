@@ -1,6 +1,6 @@
 using System.Diagnostics;
 
-namespace FiberManager.Core;
+namespace FiberManager.Core.Fibers;
 
 /// <summary>
 /// A lifetime for fibers and finalizers. Closing a scope interrupts every fiber attached to it,

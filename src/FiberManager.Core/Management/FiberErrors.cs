@@ -37,12 +37,12 @@ public enum FiberErrorCode
 /// <summary>The one exception type manager operations throw for expected failures.</summary>
 /// <example><code>
 /// try { await manager.SubmitAsync("chat-1", "hello"); }
-/// catch (FiberManagerException e) when (e.Code == FiberErrorCode.InputQueueFull) { /* back off */ }
+/// catch (FiberSupervisorException e) when (e.Code == FiberErrorCode.InputQueueFull) { /* back off */ }
 /// </code></example>
-public sealed class FiberManagerException : Exception
+public sealed class FiberSupervisorException : Exception
 {
     /// <summary>Creates the exception.</summary>
-    public FiberManagerException(FiberErrorCode code, string message, string? fiberId = null, IReadOnlyDictionary<string, string>? metadata = null)
+    public FiberSupervisorException(FiberErrorCode code, string message, string? fiberId = null, IReadOnlyDictionary<string, string>? metadata = null)
         : base(message)
     {
         Code = code;
@@ -59,18 +59,18 @@ public sealed class FiberManagerException : Exception
     /// <summary>Details worth showing a client (for example <c>queue_depth</c>, <c>status</c>).</summary>
     public IReadOnlyDictionary<string, string> Metadata { get; }
 
-    internal static FiberManagerException NotFound(string id) =>
+    internal static FiberSupervisorException NotFound(string id) =>
         new(FiberErrorCode.NotFound, $"No fiber with id '{id}'.", id);
 
-    internal static FiberManagerException Ended(string id, ManagedFiberStatus status) =>
+    internal static FiberSupervisorException Ended(string id, ManagedFiberStatus status) =>
         new(FiberErrorCode.Ended, $"Fiber '{id}' has ended ({status}).", id, new Dictionary<string, string> { ["status"] = status.ToString() });
 
-    internal static FiberManagerException ShuttingDown() =>
+    internal static FiberSupervisorException ShuttingDown() =>
         new(FiberErrorCode.ShuttingDown, "The fiber manager is shutting down.");
 
     /// <param name="message">What is wrong.</param>
     /// <param name="field">The request field at fault, in the contract's snake_case (reported as <c>field</c> metadata).</param>
-    internal static FiberManagerException InvalidArgument(string message, string field) =>
+    internal static FiberSupervisorException InvalidArgument(string message, string field) =>
         new(FiberErrorCode.InvalidArgument, message, null, new Dictionary<string, string> { ["field"] = field });
 }
 
@@ -100,12 +100,12 @@ public static class FiberId
         return true;
     }
 
-    /// <summary>Throws <see cref="FiberManagerException"/> with <see cref="FiberErrorCode.InvalidFiberId"/> for an invalid id.</summary>
+    /// <summary>Throws <see cref="FiberSupervisorException"/> with <see cref="FiberErrorCode.InvalidFiberId"/> for an invalid id.</summary>
     public static void Validate(string? id)
     {
         if (!IsValid(id))
         {
-            throw new FiberManagerException(
+            throw new FiberSupervisorException(
                 FiberErrorCode.InvalidFiberId,
                 $"Invalid fiber id: it must be 1-{MaxLength} characters of A-Z a-z 0-9 . _ : - (got {Describe(id)}).",
                 null);

@@ -159,7 +159,7 @@ public sealed record FiberQuery
 public sealed record FiberPage(IReadOnlyList<FiberInfo> Fibers, string NextPageToken, int TotalSize);
 
 /// <summary>Counters of the manager as a whole, for health and invariant checks.</summary>
-public readonly record struct FiberManagerStatistics(
+public readonly record struct FiberSupervisorStatistics(
     int PermitLimit,
     int PermitsInUse,
     int PermitWaiters,

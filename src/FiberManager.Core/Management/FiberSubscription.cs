@@ -20,10 +20,10 @@ public sealed class FiberSubscription<TOutput> : IDisposable
 {
     private readonly HubSubscription<EventPayload<TOutput>> _subscription;
 
-    private readonly FiberManagerMetrics? _metrics;
+    private readonly FiberSupervisorMetrics? _metrics;
     private readonly string _workflow;
 
-    internal FiberSubscription(HubSubscription<EventPayload<TOutput>> subscription, FiberManagerMetrics? metrics = null, string workflow = "")
+    internal FiberSubscription(HubSubscription<EventPayload<TOutput>> subscription, FiberSupervisorMetrics? metrics = null, string workflow = "")
     {
         _subscription = subscription;
         _metrics = metrics;

@@ -3,7 +3,7 @@ namespace FiberManager.Core.Management;
 /// <summary>The manager's metrics: where the instruments are fed from.</summary>
 public sealed partial class FiberSupervisor<TInput, TOutput>
 {
-    internal FiberManagerMetrics Metrics { get; }
+    internal FiberSupervisorMetrics Metrics { get; }
 
     /// <summary>Fibers by status (live and retained), for the <c>fibermanager.fibers</c> gauge.</summary>
     internal IReadOnlyDictionary<ManagedFiberStatus, int> CountByStatus()
@@ -37,7 +37,7 @@ public sealed partial class FiberSupervisor<TInput, TOutput>
         {
             submit = fiber.SubmitAsync(input, submitId, fullQueue, cancellationToken);
         }
-        catch (FiberManagerException)
+        catch (FiberSupervisorException)
         {
             Metrics.SubmitRejected(fiber.WorkflowName);
             throw;
@@ -60,7 +60,7 @@ public sealed partial class FiberSupervisor<TInput, TOutput>
             Metrics.Submit(workflow, result);
             return result;
         }
-        catch (FiberManagerException)
+        catch (FiberSupervisorException)
         {
             Metrics.SubmitRejected(workflow);
             throw;

@@ -1,3 +1,5 @@
+using FiberManager.Core.Collections;
+using FiberManager.Core.Fibers;
 using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -20,7 +22,7 @@ namespace FiberManager.Core.Management;
 /// manager lock, then a fiber's lock.
 /// </remarks>
 /// <example><code>
-/// await using var manager = new FiberSupervisor&lt;string, string&gt;(new FiberManagerOptions { MaxConcurrentFibers = 100 });
+/// await using var manager = new FiberSupervisor&lt;string, string&gt;(new FiberSupervisorOptions { MaxConcurrentFibers = 100 });
 /// var echo = Workflow.Create&lt;string, string&gt;(async ctx =>
 /// {
 ///     await foreach (var text in ctx.Input.ReadAllAsync(ctx.CancellationToken)) ctx.Publish(text);
@@ -55,28 +57,28 @@ public sealed partial class FiberSupervisor<TInput, TOutput> : IAsyncDisposable
     /// <param name="options">Options (validated; copied, so later changes have no effect).</param>
     /// <param name="timeProvider">The clock for grace periods, backoff, retention and timestamps.</param>
     /// <param name="loggerFactory">Where lifecycle logs go.</param>
-    /// <param name="meterFactory">Creates the <c>FiberManager</c> meter (see <see cref="FiberManagerTelemetryNames"/>); without one the manager uses a meter of its own.</param>
-    public FiberSupervisor(FiberManagerOptions? options = null, TimeProvider? timeProvider = null, ILoggerFactory? loggerFactory = null, System.Diagnostics.Metrics.IMeterFactory? meterFactory = null)
+    /// <param name="meterFactory">Creates the <c>FiberManager</c> meter (see <see cref="FiberSupervisorTelemetryNames"/>); without one the manager uses a meter of its own.</param>
+    public FiberSupervisor(FiberSupervisorOptions? options = null, TimeProvider? timeProvider = null, ILoggerFactory? loggerFactory = null, System.Diagnostics.Metrics.IMeterFactory? meterFactory = null)
     {
-        Options = (options ?? new FiberManagerOptions()).Clone();
+        Options = (options ?? new FiberSupervisorOptions()).Clone();
         Options.Validate();
         TimeProvider = timeProvider ?? TimeProvider.System;
         loggerFactory ??= NullLoggerFactory.Instance;
-        Log = new FiberManagerLog(loggerFactory.CreateLogger("FiberManager.Core.FiberSupervisor"));
+        Log = new FiberSupervisorLog(loggerFactory.CreateLogger("FiberManager.Core.Management.FiberSupervisor"));
         WorkflowLogger = loggerFactory.CreateLogger("FiberManager.Workflow");
         _permits = new PermitPool(Options.MaxConcurrentFibers);
         _runtime = new FiberRuntime(TimeProvider);
         _scope = _runtime.CreateScope();
-        Metrics = new FiberManagerMetrics(meterFactory, GetStatistics, CountByStatus);
+        Metrics = new FiberSupervisorMetrics(meterFactory, GetStatistics, CountByStatus);
     }
 
     /// <summary>The options in force (a copy).</summary>
-    public FiberManagerOptions Options { get; }
+    public FiberSupervisorOptions Options { get; }
 
     /// <summary>The manager's clock.</summary>
     public TimeProvider TimeProvider { get; }
 
-    internal FiberManagerLog Log { get; }
+    internal FiberSupervisorLog Log { get; }
 
     internal ILogger WorkflowLogger { get; }
 
@@ -89,7 +91,7 @@ public sealed partial class FiberSupervisor<TInput, TOutput> : IAsyncDisposable
     /// <summary>
     /// Starts <paramref name="workflow"/> under <paramref name="fiberId"/>.
     /// </summary>
-    /// <exception cref="FiberManagerException">InvalidFiberId, InvalidArgument, AlreadyExists, ConcurrencyLimitReached, ShuttingDown.</exception>
+    /// <exception cref="FiberSupervisorException">InvalidFiberId, InvalidArgument, AlreadyExists, ConcurrencyLimitReached, ShuttingDown.</exception>
     /// <exception cref="OperationCanceledException">The caller gave up while waiting for a permit (the pending fiber is interrupted).</exception>
     /// <example><code>var result = await manager.StartAsync("tenant-7", "consumer", workflow, new StartOptions { Admission = AdmissionMode.Queue });</code></example>
     public async Task<StartResult> StartAsync(
@@ -139,7 +141,7 @@ public sealed partial class FiberSupervisor<TInput, TOutput> : IAsyncDisposable
                                 toReplace = existing;
                                 break;
                             default:
-                                throw new FiberManagerException(FiberErrorCode.AlreadyExists, $"A fiber with id '{fiberId}' already exists ({existing.Status}).", fiberId);
+                                throw new FiberSupervisorException(FiberErrorCode.AlreadyExists, $"A fiber with id '{fiberId}' already exists ({existing.Status}).", fiberId);
                         }
                     }
                 }
@@ -334,14 +336,14 @@ public sealed partial class FiberSupervisor<TInput, TOutput> : IAsyncDisposable
         if (IsShuttingDown)
         {
             Forget(fiber);
-            throw FiberManagerException.ShuttingDown();
+            throw FiberSupervisorException.ShuttingDown();
         }
 
         return new StartResult(fiber.Snapshot(), Created: true);
     }
 
     /// <summary>Offers one input to the fiber.</summary>
-    /// <exception cref="FiberManagerException">NotFound, Ended, Paused, InputQueueFull (reject mode), InvalidFiberId.</exception>
+    /// <exception cref="FiberSupervisorException">NotFound, Ended, Paused, InputQueueFull (reject mode), InvalidFiberId.</exception>
     /// <example><code>SubmitResult r = await manager.SubmitAsync("chat-1", "hello", FullQueueMode.Reject, submitId: "msg-17");</code></example>
     public ValueTask<SubmitResult> SubmitAsync(
         string fiberId,
@@ -377,7 +379,7 @@ public sealed partial class FiberSupervisor<TInput, TOutput> : IAsyncDisposable
         var fiber = Find(fiberId);
         if (grace is { } g && g < TimeSpan.Zero)
         {
-            throw FiberManagerException.InvalidArgument("The grace period must not be negative.", "grace");
+            throw FiberSupervisorException.InvalidArgument("The grace period must not be negative.", "grace");
         }
 
         await fiber.InterruptAsync(grace ?? Options.InterruptGracePeriod, "interrupt").WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -403,14 +405,14 @@ public sealed partial class FiberSupervisor<TInput, TOutput> : IAsyncDisposable
     /// labels; the page size may change) and to this manager: reused with other filters, altered,
     /// or issued by another manager, it is refused with InvalidArgument.
     /// </summary>
-    /// <exception cref="FiberManagerException">InvalidArgument: a negative page size, or a page token that is not valid for this query.</exception>
+    /// <exception cref="FiberSupervisorException">InvalidArgument: a negative page size, or a page token that is not valid for this query.</exception>
     /// <example><code>var page = manager.List(new FiberQuery { Statuses = [ManagedFiberStatus.Paused], PageSize = 50 });</code></example>
     public FiberPage List(FiberQuery? query = null)
     {
         query ??= new FiberQuery();
         if (query.PageSize < 0)
         {
-            throw FiberManagerException.InvalidArgument("The page size must not be negative.", "page_size");
+            throw FiberSupervisorException.InvalidArgument("The page size must not be negative.", "page_size");
         }
 
         var pageSize = Math.Min(query.PageSize == 0 ? DefaultPageSize : query.PageSize, Options.MaxPageSize);
@@ -469,7 +471,7 @@ public sealed partial class FiberSupervisor<TInput, TOutput> : IAsyncDisposable
     {
         if (maxConcurrentFibers < 1)
         {
-            throw FiberManagerException.InvalidArgument($"The concurrency limit must be at least 1 (got {maxConcurrentFibers}).", "max_concurrent_fibers");
+            throw FiberSupervisorException.InvalidArgument($"The concurrency limit must be at least 1 (got {maxConcurrentFibers}).", "max_concurrent_fibers");
         }
 
         _permits.Resize(maxConcurrentFibers);
@@ -488,11 +490,11 @@ public sealed partial class FiberSupervisor<TInput, TOutput> : IAsyncDisposable
     }
 
     /// <summary>Counters of the manager as a whole.</summary>
-    public FiberManagerStatistics GetStatistics()
+    public FiberSupervisorStatistics GetStatistics()
     {
         lock (_lock)
         {
-            return new FiberManagerStatistics(
+            return new FiberSupervisorStatistics(
                 _permits.Limit,
                 _permits.InUse,
                 _permits.Waiting,
@@ -693,7 +695,7 @@ public sealed partial class FiberSupervisor<TInput, TOutput> : IAsyncDisposable
         var freed = replacing is not null && replacing.Owner == owner && replacing.CountsForOwner ? 1 : 0;
         if (live - freed >= options.MaxFibersPerOwner)
         {
-            throw new FiberManagerException(
+            throw new FiberSupervisorException(
                 FiberErrorCode.OwnerFiberLimitReached,
                 $"'{owner}' already holds {live} live fibers, its limit is {options.MaxFibersPerOwner}: interrupt one or wait for one to end.",
                 fiberId,
@@ -719,56 +721,56 @@ public sealed partial class FiberSupervisor<TInput, TOutput> : IAsyncDisposable
     {
         if (string.IsNullOrWhiteSpace(workflowName))
         {
-            throw FiberManagerException.InvalidArgument("The workflow name must not be empty.", "workflow");
+            throw FiberSupervisorException.InvalidArgument("The workflow name must not be empty.", "workflow");
         }
 
         var capacity = options.InputCapacity ?? Options.DefaultInputCapacity;
         if (capacity < 1 || capacity > Options.MaxInputCapacity)
         {
-            throw FiberManagerException.InvalidArgument($"The input capacity must be between 1 and {Options.MaxInputCapacity} (got {capacity}).", "input_capacity");
+            throw FiberSupervisorException.InvalidArgument($"The input capacity must be between 1 and {Options.MaxInputCapacity} (got {capacity}).", "input_capacity");
         }
 
         if (options.PermitTimeout is { } timeout && timeout < TimeSpan.Zero)
         {
-            throw FiberManagerException.InvalidArgument("The permit timeout must not be negative.", "permit_timeout");
+            throw FiberSupervisorException.InvalidArgument("The permit timeout must not be negative.", "permit_timeout");
         }
 
         if (options.Labels is { } labels)
         {
             if (labels.Count > Options.MaxLabels)
             {
-                throw FiberManagerException.InvalidArgument($"At most {Options.MaxLabels} labels are allowed (got {labels.Count}).", "labels");
+                throw FiberSupervisorException.InvalidArgument($"At most {Options.MaxLabels} labels are allowed (got {labels.Count}).", "labels");
             }
 
             foreach (var (key, value) in labels)
             {
                 if (string.IsNullOrEmpty(key) || key.Length > 63 || value is null || value.Length > 256 || key.Any(char.IsControl) || value.Any(char.IsControl))
                 {
-                    throw FiberManagerException.InvalidArgument("Label keys must be 1-63 characters and values at most 256, without control characters.", "labels");
+                    throw FiberSupervisorException.InvalidArgument("Label keys must be 1-63 characters and values at most 256, without control characters.", "labels");
                 }
             }
         }
 
         if (options.MaxFibersPerOwner < 0)
         {
-            throw FiberManagerException.InvalidArgument($"The per-owner fiber limit must not be negative (got {options.MaxFibersPerOwner}).", "max_fibers_per_owner");
+            throw FiberSupervisorException.InvalidArgument($"The per-owner fiber limit must not be negative (got {options.MaxFibersPerOwner}).", "max_fibers_per_owner");
         }
 
         if (options.RequestId is { Length: > 128 })
         {
-            throw FiberManagerException.InvalidArgument("The request id must be at most 128 characters.", "request_id");
+            throw FiberSupervisorException.InvalidArgument("The request id must be at most 128 characters.", "request_id");
         }
 
         var restart = options.Restart ?? RestartPolicy.Never;
         if (restart.MaxRestarts < 0 || restart.MaxRestarts > 1_000)
         {
-            throw FiberManagerException.InvalidArgument($"Max restarts must be between 0 and 1000 (got {restart.MaxRestarts}).", "restart_policy.max_restarts");
+            throw FiberSupervisorException.InvalidArgument($"Max restarts must be between 0 and 1000 (got {restart.MaxRestarts}).", "restart_policy.max_restarts");
         }
 
         if (restart.MaxRestarts > 0 && (restart.InitialBackoff < TimeSpan.Zero || restart.InitialBackoff > TimeSpan.FromDays(1)
             || restart.MaxBackoff < restart.InitialBackoff || restart.MaxBackoff > TimeSpan.FromDays(1)))
         {
-            throw FiberManagerException.InvalidArgument("The restart backoff must satisfy 0 <= initial <= max <= 1 day.", "restart_policy");
+            throw FiberSupervisorException.InvalidArgument("The restart backoff must satisfy 0 <= initial <= max <= 1 day.", "restart_policy");
         }
 
         return capacity;
@@ -805,7 +807,7 @@ public sealed partial class FiberSupervisor<TInput, TOutput> : IAsyncDisposable
             }
         }
 
-        throw FiberManagerException.NotFound(fiberId);
+        throw FiberSupervisorException.NotFound(fiberId);
     }
 
     /// <summary>A fiber that has not ended (one ending right now reports Ended itself, under its own lock).</summary>
@@ -814,7 +816,7 @@ public sealed partial class FiberSupervisor<TInput, TOutput> : IAsyncDisposable
         var fiber = Find(fiberId);
         if (fiber.HasEnded)
         {
-            throw FiberManagerException.Ended(fiberId, fiber.Status);
+            throw FiberSupervisorException.Ended(fiberId, fiber.Status);
         }
 
         return fiber;
@@ -871,7 +873,7 @@ public sealed partial class FiberSupervisor<TInput, TOutput> : IAsyncDisposable
     {
         if (_shutdown is not null)
         {
-            throw FiberManagerException.ShuttingDown();
+            throw FiberSupervisorException.ShuttingDown();
         }
     }
 
@@ -892,7 +894,7 @@ public sealed partial class FiberSupervisor<TInput, TOutput> : IAsyncDisposable
         Metrics.Dispose();
     }
 
-    private FiberManagerException ConcurrencyLimitReached(string fiberId, string why) =>
+    private FiberSupervisorException ConcurrencyLimitReached(string fiberId, string why) =>
         new(
             FiberErrorCode.ConcurrencyLimitReached,
             $"Concurrency limit reached: {why}.",

@@ -1,3 +1,5 @@
+using FiberManager.Core.Collections;
+using FiberManager.Core.Fibers;
 using System.Diagnostics;
 using FiberManager.Core.Hub;
 using Microsoft.Extensions.Logging;
@@ -442,7 +444,7 @@ internal sealed class ManagedFiber<TInput, TOutput> : IFiberObserver, IFiberBody
         {
             if (_terminating != 0)
             {
-                throw FiberManagerException.Ended(Id, _termination is null ? ManagedFiberStatus.Interrupted : _finalStatus);
+                throw FiberSupervisorException.Ended(Id, _termination is null ? ManagedFiberStatus.Interrupted : _finalStatus);
             }
 
             // A retry of an accepted input reports it as accepted, whatever the fiber's state now.
@@ -453,7 +455,7 @@ internal sealed class ManagedFiber<TInput, TOutput> : IFiberObserver, IFiberBody
 
             if (Input.IsPaused && !_bufferWhilePaused)
             {
-                throw new FiberManagerException(FiberErrorCode.Paused, $"Fiber '{Id}' is paused and does not accept input while paused.", Id);
+                throw new FiberSupervisorException(FiberErrorCode.Paused, $"Fiber '{Id}' is paused and does not accept input while paused.", Id);
             }
 
             // The sequence is the input's position in the queue's history, taken when it enters the
@@ -468,7 +470,7 @@ internal sealed class ManagedFiber<TInput, TOutput> : IFiberObserver, IFiberBody
             {
                 // The gate is open (we are not terminating), so the write failed because the queue is full.
                 var depth = Input.Count.ToString(System.Globalization.CultureInfo.InvariantCulture);
-                throw new FiberManagerException(
+                throw new FiberSupervisorException(
                     FiberErrorCode.InputQueueFull,
                     $"The input queue of fiber '{Id}' is full ({depth}/{Input.Capacity}).",
                     Id,
@@ -495,7 +497,7 @@ internal sealed class ManagedFiber<TInput, TOutput> : IFiberObserver, IFiberBody
         }
         catch (System.Threading.Channels.ChannelClosedException)
         {
-            throw FiberManagerException.Ended(Id, Status);
+            throw FiberSupervisorException.Ended(Id, Status);
         }
 
         lock (_lock)
@@ -871,7 +873,7 @@ internal sealed class ManagedFiber<TInput, TOutput> : IFiberObserver, IFiberBody
     {
         if (_terminating != 0)
         {
-            throw FiberManagerException.Ended(Id, _termination is null ? ManagedFiberStatus.Interrupted : _finalStatus);
+            throw FiberSupervisorException.Ended(Id, _termination is null ? ManagedFiberStatus.Interrupted : _finalStatus);
         }
     }
 

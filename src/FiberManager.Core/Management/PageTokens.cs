@@ -38,7 +38,7 @@ internal sealed class PageTokens
     }
 
     /// <summary>The last fiber id of the previous page, or null for the first page.</summary>
-    /// <exception cref="FiberManagerException">InvalidArgument (field <c>page_token</c>): garbled, not issued by this manager, or issued for other filters.</exception>
+    /// <exception cref="FiberSupervisorException">InvalidArgument (field <c>page_token</c>): garbled, not issued by this manager, or issued for other filters.</exception>
     public string? Decode(string? token, FiberQuery query)
     {
         if (string.IsNullOrEmpty(token))
@@ -84,7 +84,7 @@ internal sealed class PageTokens
         return lastId;
     }
 
-    private static FiberManagerException Invalid(string message) => FiberManagerException.InvalidArgument(message, "page_token");
+    private static FiberSupervisorException Invalid(string message) => FiberSupervisorException.InvalidArgument(message, "page_token");
 
     private void Sign(ReadOnlySpan<byte> data, Span<byte> mac)
     {

@@ -22,7 +22,7 @@ internal static class GrpcErrorMapper
             case GrpcStatusException status:
                 return new RpcStatus(status.StatusCode, status.Detail, status.ErrorInfo);
 
-            case FiberManagerException fiber:
+            case FiberSupervisorException fiber:
                 return MapFiberError(fiber);
 
             case OperationCanceledException when call.DeadlineExceeded:
@@ -45,7 +45,7 @@ internal static class GrpcErrorMapper
         }
     }
 
-    private static RpcStatus MapFiberError(FiberManagerException error)
+    private static RpcStatus MapFiberError(FiberSupervisorException error)
     {
         var metadata = new Dictionary<string, string>();
         if (error.FiberId is { } id)

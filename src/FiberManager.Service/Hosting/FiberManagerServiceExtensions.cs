@@ -26,10 +26,10 @@ public static class FiberManagerServiceExtensions
     {
         var services = builder.Services;
         builder.AddOtlpTelemetry();
-        services.AddOptions<FiberManagerOptions>()
+        services.AddOptions<FiberSupervisorOptions>()
             .Bind(builder.Configuration.GetSection(ManagerSection), o => o.ErrorOnUnknownConfiguration = false)
             .ValidateOnStart();
-        services.AddSingleton<IValidateOptions<FiberManagerOptions>>(new ManagerOptionsValidator(builder.Configuration.GetSection(ManagerSection)));
+        services.AddSingleton<IValidateOptions<FiberSupervisorOptions>>(new ManagerOptionsValidator(builder.Configuration.GetSection(ManagerSection)));
         services.AddOptions<ServerOptions>()
             .Bind(builder.Configuration.GetSection(ServerOptions.Section), o => o.ErrorOnUnknownConfiguration = true)
             .ValidateOnStart();
@@ -42,7 +42,7 @@ public static class FiberManagerServiceExtensions
         services.AddSingleton(provider => new ClientCertificateAuthenticator(provider.GetRequiredService<IOptions<ServerOptions>>().Value));
 
         services.AddSingleton(provider => new FiberSupervisor<V1.Payload, V1.Payload>(
-            provider.GetRequiredService<IOptions<FiberManagerOptions>>().Value,
+            provider.GetRequiredService<IOptions<FiberSupervisorOptions>>().Value,
             TimeProvider.System,
             provider.GetRequiredService<ILoggerFactory>(),
             provider.GetService<System.Diagnostics.Metrics.IMeterFactory>()));
@@ -134,13 +134,13 @@ public static class FiberManagerServiceExtensions
     }
 
     /// <summary>Checks the values, and that every key under <c>FiberManager</c> is a known option (a typo fails the start instead of being ignored).</summary>
-    private sealed class ManagerOptionsValidator(IConfigurationSection section) : IValidateOptions<FiberManagerOptions>
+    private sealed class ManagerOptionsValidator(IConfigurationSection section) : IValidateOptions<FiberSupervisorOptions>
     {
         private static readonly HashSet<string> s_known = new(
-            typeof(FiberManagerOptions).GetProperties().Select(p => p.Name).Append("Server").Append("Security"),
+            typeof(FiberSupervisorOptions).GetProperties().Select(p => p.Name).Append("Server").Append("Security"),
             StringComparer.OrdinalIgnoreCase);
 
-        public ValidateOptionsResult Validate(string? name, FiberManagerOptions options)
+        public ValidateOptionsResult Validate(string? name, FiberSupervisorOptions options)
         {
             var errors = new List<string>(options.GetErrors());
             foreach (var child in section.GetChildren())

@@ -23,7 +23,7 @@ internal static class OtlpTelemetryExtensions
     /// <summary>The meters exported: the manager's, the service's, and ASP.NET Core's and the runtime's own.</summary>
     public static readonly string[] Meters =
     [
-        FiberManagerTelemetryNames.MeterName,
+        FiberSupervisorTelemetryNames.MeterName,
         ServiceTelemetryNames.SourceName,
         "Microsoft.AspNetCore.Hosting",
         "Microsoft.AspNetCore.Server.Kestrel",

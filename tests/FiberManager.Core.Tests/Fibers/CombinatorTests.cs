@@ -1,3 +1,5 @@
+using FiberManager.Core.Collections;
+using FiberManager.Core.Fibers;
 using FiberManager.Core.Tests.Testing;
 
 namespace FiberManager.Core.Tests.Fibers;

@@ -1,3 +1,5 @@
+using FiberManager.Core.Collections;
+using FiberManager.Core.Fibers;
 using System.Collections.Concurrent;
 using FiberManager.Core.Tests.Testing;
 

@@ -13,7 +13,7 @@ public abstract class ManagerTestBase : IAsyncLifetime
 
     protected ManualTimeProvider Clock { get; } = new();
 
-    protected FiberSupervisor<int, int> NewManager(Action<FiberManagerOptions>? configure = null)
+    protected FiberSupervisor<int, int> NewManager(Action<FiberSupervisorOptions>? configure = null)
     {
         var manager = ManagerTesting.Create(Clock, configure);
         _managers.Add(manager);

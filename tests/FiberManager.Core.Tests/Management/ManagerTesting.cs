@@ -8,9 +8,9 @@ namespace FiberManager.Core.Tests.Management;
 internal static class ManagerTesting
 {
     /// <summary>A manager on <paramref name="clock"/> with test-friendly defaults, adjusted by <paramref name="configure"/>.</summary>
-    public static FiberSupervisor<int, int> Create(ManualTimeProvider clock, Action<FiberManagerOptions>? configure = null)
+    public static FiberSupervisor<int, int> Create(ManualTimeProvider clock, Action<FiberSupervisorOptions>? configure = null)
     {
-        var options = new FiberManagerOptions { MaxConcurrentFibers = 16 };
+        var options = new FiberSupervisorOptions { MaxConcurrentFibers = 16 };
         configure?.Invoke(options);
         return new FiberSupervisor<int, int>(options, clock);
     }
@@ -22,16 +22,16 @@ internal static class ManagerTesting
         Assert.Equal(permitsInUse, manager.GetStatistics().PermitsInUse);
     }
 
-    public static async Task<FiberManagerException> ThrowsCodeAsync(FiberErrorCode code, Func<Task> action)
+    public static async Task<FiberSupervisorException> ThrowsCodeAsync(FiberErrorCode code, Func<Task> action)
     {
-        var exception = await Assert.ThrowsAsync<FiberManagerException>(action).DefaultTimeout();
+        var exception = await Assert.ThrowsAsync<FiberSupervisorException>(action).DefaultTimeout();
         Assert.Equal(code, exception.Code);
         return exception;
     }
 
-    public static FiberManagerException ThrowsCode(FiberErrorCode code, Action action)
+    public static FiberSupervisorException ThrowsCode(FiberErrorCode code, Action action)
     {
-        var exception = Assert.Throws<FiberManagerException>(action);
+        var exception = Assert.Throws<FiberSupervisorException>(action);
         Assert.Equal(code, exception.Code);
         return exception;
     }

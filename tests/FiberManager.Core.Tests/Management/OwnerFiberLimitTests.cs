@@ -277,7 +277,7 @@ public sealed class OwnerFiberLimitTests : ManagerTestBase
                 InterlockedMax(ref maxSeen, manager.CountOwnedFibers("alice"));
                 return true;
             }
-            catch (FiberManagerException e) when (e.Code == FiberErrorCode.OwnerFiberLimitReached)
+            catch (FiberSupervisorException e) when (e.Code == FiberErrorCode.OwnerFiberLimitReached)
             {
                 InterlockedMax(ref maxSeen, manager.CountOwnedFibers("alice"));
                 return false;

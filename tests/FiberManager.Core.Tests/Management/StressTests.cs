@@ -91,7 +91,7 @@ public sealed class StressTests : ManagerTestBase
                         Assert.False(result.Duplicate);
                         Interlocked.Increment(ref accepted);
                     }
-                    catch (FiberManagerException e) when (e.Code == FiberErrorCode.Ended)
+                    catch (FiberSupervisorException e) when (e.Code == FiberErrorCode.Ended)
                     {
                         Interlocked.Increment(ref ended);
                     }
@@ -166,7 +166,7 @@ public sealed class StressTests : ManagerTestBase
                     await manager.SubmitAsync("f", i, FullQueueMode.Wait);
                     Interlocked.Increment(ref accepted);
                 }
-                catch (FiberManagerException e) when (e.Code == FiberErrorCode.Paused)
+                catch (FiberSupervisorException e) when (e.Code == FiberErrorCode.Paused)
                 {
                     Interlocked.Increment(ref paused);
                 }
@@ -253,7 +253,7 @@ public sealed class StressTests : ManagerTestBase
                 {
                     return (Result: await manager.StartAsync(id, $"w{n}", workflow, new StartOptions { Conflict = conflict }), Error: (FiberErrorCode?)null);
                 }
-                catch (FiberManagerException e)
+                catch (FiberSupervisorException e)
                 {
                     return (Result: (StartResult?)null, Error: (FiberErrorCode?)e.Code);
                 }
@@ -333,7 +333,7 @@ public sealed class StressTests : ManagerTestBase
                 {
                     await manager.InterruptAsync(ids[r.Next(ids.Length)]);
                 }
-                catch (FiberManagerException e) when (e.Code == FiberErrorCode.NotFound)
+                catch (FiberSupervisorException e) when (e.Code == FiberErrorCode.NotFound)
                 {
                     // not registered yet
                 }
@@ -443,7 +443,7 @@ public sealed class StressTests : ManagerTestBase
                     {
                         await manager.SubmitAsync(id, i);
                     }
-                    catch (FiberManagerException e) when (e.Code == FiberErrorCode.Ended)
+                    catch (FiberSupervisorException e) when (e.Code == FiberErrorCode.Ended)
                     {
                         return;
                     }
@@ -602,7 +602,7 @@ public sealed class StressTests : ManagerTestBase
                     await manager.SubmitAsync("r", i, FullQueueMode.Reject);
                     Interlocked.Increment(ref accepted);
                 }
-                catch (FiberManagerException e) when (e.Code is FiberErrorCode.Ended or FiberErrorCode.InputQueueFull)
+                catch (FiberSupervisorException e) when (e.Code is FiberErrorCode.Ended or FiberErrorCode.InputQueueFull)
                 {
                     await Task.Yield();
                 }

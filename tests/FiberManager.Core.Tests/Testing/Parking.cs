@@ -1,3 +1,5 @@
+using FiberManager.Core.Collections;
+using FiberManager.Core.Fibers;
 namespace FiberManager.Core.Tests.Testing;
 
 /// <summary>Sync points for "the fibers have parked", so a test never advances the clock ahead of a fiber.</summary>

@@ -5,7 +5,7 @@ namespace FiberManager.Core.Management;
 
 /// <summary>The names the manager's metrics use: one meter, instrument and tag names as constants.</summary>
 /// <remarks>Tags carry the workflow name and small enumerations, never a fiber id (ids are unbounded).</remarks>
-public static class FiberManagerTelemetryNames
+public static class FiberSupervisorTelemetryNames
 {
     /// <summary>The name of the manager's <see cref="Meter"/>.</summary>
     public const string MeterName = "FiberManager";
@@ -61,7 +61,7 @@ public static class FiberManagerTelemetryNames
 /// <see cref="IMeterFactory"/> when one is given (the meter then belongs to the factory), else
 /// on a meter of its own, disposed with the manager.
 /// </summary>
-internal sealed class FiberManagerMetrics : IDisposable
+internal sealed class FiberSupervisorMetrics : IDisposable
 {
     private static readonly ManagedFiberStatus[] s_statuses = Enum.GetValues<ManagedFiberStatus>();
     private static readonly string[] s_statusNames = [.. s_statuses.Select(s => s == ManagedFiberStatus.BackingOff ? "backing_off" : s.ToString().ToLowerInvariant())];
@@ -75,28 +75,28 @@ internal sealed class FiberManagerMetrics : IDisposable
     private readonly Counter<long> _terminations;
     private readonly Counter<long> _restarts;
 
-    public FiberManagerMetrics(IMeterFactory? meterFactory, Func<FiberManagerStatistics> statistics, Func<IReadOnlyDictionary<ManagedFiberStatus, int>> countByStatus)
+    public FiberSupervisorMetrics(IMeterFactory? meterFactory, Func<FiberSupervisorStatistics> statistics, Func<IReadOnlyDictionary<ManagedFiberStatus, int>> countByStatus)
     {
-        var version = typeof(FiberManagerMetrics).Assembly.GetName().Version?.ToString();
+        var version = typeof(FiberSupervisorMetrics).Assembly.GetName().Version?.ToString();
         _ownsMeter = meterFactory is null;
-        _meter = meterFactory?.Create(new MeterOptions(FiberManagerTelemetryNames.MeterName) { Version = version })
-            ?? new Meter(FiberManagerTelemetryNames.MeterName, version);
+        _meter = meterFactory?.Create(new MeterOptions(FiberSupervisorTelemetryNames.MeterName) { Version = version })
+            ?? new Meter(FiberSupervisorTelemetryNames.MeterName, version);
 
-        _submits = _meter.CreateCounter<long>(FiberManagerTelemetryNames.Submits, "{submit}", "Submit calls that reached a fiber, by result (accepted, rejected, duplicate).");
+        _submits = _meter.CreateCounter<long>(FiberSupervisorTelemetryNames.Submits, "{submit}", "Submit calls that reached a fiber, by result (accepted, rejected, duplicate).");
         _queueDepth = _meter.CreateHistogram<int>(
-            FiberManagerTelemetryNames.InputQueueDepth,
+            FiberSupervisorTelemetryNames.InputQueueDepth,
             "{input}",
             "The fiber's input queue depth right after an accepted Submit.",
             advice: new InstrumentAdvice<int> { HistogramBucketBoundaries = [0, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1_000, 5_000, 10_000] });
-        _outputs = _meter.CreateCounter<long>(FiberManagerTelemetryNames.OutputsPublished, "{output}", "Outputs published by workflows.");
-        _gaps = _meter.CreateCounter<long>(FiberManagerTelemetryNames.Gaps, "{gap}", "Gap events delivered to subscribers (a subscriber missed events: it fell behind or resumed outside the replay window).");
-        _terminations = _meter.CreateCounter<long>(FiberManagerTelemetryNames.Terminations, "{fiber}", "Fibers that ended, by exit (completed, failed, interrupted) and whether the workflow was abandoned.");
-        _restarts = _meter.CreateCounter<long>(FiberManagerTelemetryNames.Restarts, "{restart}", "Workflow restarts after a failure (restart policy).");
+        _outputs = _meter.CreateCounter<long>(FiberSupervisorTelemetryNames.OutputsPublished, "{output}", "Outputs published by workflows.");
+        _gaps = _meter.CreateCounter<long>(FiberSupervisorTelemetryNames.Gaps, "{gap}", "Gap events delivered to subscribers (a subscriber missed events: it fell behind or resumed outside the replay window).");
+        _terminations = _meter.CreateCounter<long>(FiberSupervisorTelemetryNames.Terminations, "{fiber}", "Fibers that ended, by exit (completed, failed, interrupted) and whether the workflow was abandoned.");
+        _restarts = _meter.CreateCounter<long>(FiberSupervisorTelemetryNames.Restarts, "{restart}", "Workflow restarts after a failure (restart policy).");
 
-        _meter.CreateObservableGauge(FiberManagerTelemetryNames.Fibers, () => ObserveByStatus(countByStatus()), "{fiber}", "Fibers known to the manager (live and retained), by status.");
-        _meter.CreateObservableGauge(FiberManagerTelemetryNames.PermitsInUse, () => statistics().PermitsInUse, "{permit}", "Permits held by fibers (a fiber holds one from start to end).");
-        _meter.CreateObservableGauge(FiberManagerTelemetryNames.PermitsLimit, () => statistics().PermitLimit, "{permit}", "The global concurrency limit.");
-        _meter.CreateObservableGauge(FiberManagerTelemetryNames.PermitsWaiting, () => statistics().PermitWaiters, "{fiber}", "Fibers waiting for a permit (queued or waiting Starts).");
+        _meter.CreateObservableGauge(FiberSupervisorTelemetryNames.Fibers, () => ObserveByStatus(countByStatus()), "{fiber}", "Fibers known to the manager (live and retained), by status.");
+        _meter.CreateObservableGauge(FiberSupervisorTelemetryNames.PermitsInUse, () => statistics().PermitsInUse, "{permit}", "Permits held by fibers (a fiber holds one from start to end).");
+        _meter.CreateObservableGauge(FiberSupervisorTelemetryNames.PermitsLimit, () => statistics().PermitLimit, "{permit}", "The global concurrency limit.");
+        _meter.CreateObservableGauge(FiberSupervisorTelemetryNames.PermitsWaiting, () => statistics().PermitWaiters, "{fiber}", "Fibers waiting for a permit (queued or waiting Starts).");
     }
 
     /// <summary>The meter the instruments live on.</summary>
@@ -108,7 +108,7 @@ internal sealed class FiberManagerMetrics : IDisposable
     {
         if (_submits.Enabled)
         {
-            _submits.Add(1, Workflow(workflow), new(FiberManagerTelemetryNames.ResultTag, result.Duplicate ? "duplicate" : "accepted"));
+            _submits.Add(1, Workflow(workflow), new(FiberSupervisorTelemetryNames.ResultTag, result.Duplicate ? "duplicate" : "accepted"));
         }
 
         if (!result.Duplicate && _queueDepth.Enabled)
@@ -118,7 +118,7 @@ internal sealed class FiberManagerMetrics : IDisposable
     }
 
     public void SubmitRejected(string workflow) =>
-        _submits.Add(1, Workflow(workflow), new(FiberManagerTelemetryNames.ResultTag, "rejected"));
+        _submits.Add(1, Workflow(workflow), new(FiberSupervisorTelemetryNames.ResultTag, "rejected"));
 
     public void OutputPublished(string workflow)
     {
@@ -134,13 +134,13 @@ internal sealed class FiberManagerMetrics : IDisposable
         _terminations.Add(
             1,
             Workflow(workflow),
-            new(FiberManagerTelemetryNames.ExitTag, exit switch
+            new(FiberSupervisorTelemetryNames.ExitTag, exit switch
             {
                 ManagedFiberStatus.Completed => "completed",
                 ManagedFiberStatus.Failed => "failed",
                 _ => "interrupted",
             }),
-            new(FiberManagerTelemetryNames.AbandonedTag, abandoned ? "true" : "false"));
+            new(FiberSupervisorTelemetryNames.AbandonedTag, abandoned ? "true" : "false"));
 
     public void Restarted(string workflow) => _restarts.Add(1, Workflow(workflow));
 
@@ -152,14 +152,14 @@ internal sealed class FiberManagerMetrics : IDisposable
         }
     }
 
-    private static KeyValuePair<string, object?> Workflow(string workflow) => new(FiberManagerTelemetryNames.WorkflowTag, workflow);
+    private static KeyValuePair<string, object?> Workflow(string workflow) => new(FiberSupervisorTelemetryNames.WorkflowTag, workflow);
 
     private static IEnumerable<Measurement<int>> ObserveByStatus(IReadOnlyDictionary<ManagedFiberStatus, int> counts)
     {
         var measurements = new Measurement<int>[s_statuses.Length];
         for (var i = 0; i < s_statuses.Length; i++)
         {
-            measurements[i] = new Measurement<int>(counts.GetValueOrDefault(s_statuses[i]), new KeyValuePair<string, object?>(FiberManagerTelemetryNames.StatusTag, s_statusNames[i]));
+            measurements[i] = new Measurement<int>(counts.GetValueOrDefault(s_statuses[i]), new KeyValuePair<string, object?>(FiberSupervisorTelemetryNames.StatusTag, s_statusNames[i]));
         }
 
         return measurements;

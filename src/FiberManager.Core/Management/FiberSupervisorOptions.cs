@@ -5,10 +5,10 @@ namespace FiberManager.Core.Management;
 /// <c>FiberManager</c> configuration section by the service; every value has a default.
 /// </summary>
 /// <example><code>
-/// var options = new FiberManagerOptions { MaxConcurrentFibers = 1_000, DefaultInputCapacity = 256 };
+/// var options = new FiberSupervisorOptions { MaxConcurrentFibers = 1_000, DefaultInputCapacity = 256 };
 /// options.Validate();
 /// </code></example>
-public sealed class FiberManagerOptions
+public sealed class FiberSupervisorOptions
 {
     /// <summary>The global concurrency limit: permits, one per running fiber (default 1,000). Resizable at run time.</summary>
     public int MaxConcurrentFibers { get; set; } = 1_000;
@@ -116,5 +116,5 @@ public sealed class FiberManagerOptions
         }
     }
 
-    internal FiberManagerOptions Clone() => (FiberManagerOptions)MemberwiseClone();
+    internal FiberSupervisorOptions Clone() => (FiberSupervisorOptions)MemberwiseClone();
 }

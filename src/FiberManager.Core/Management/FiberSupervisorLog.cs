@@ -3,7 +3,7 @@ using Microsoft.Extensions.Logging;
 namespace FiberManager.Core.Management;
 
 /// <summary>The manager's log messages (source-generated). Event ids are never renumbered.</summary>
-internal sealed partial class FiberManagerLog(ILogger logger)
+internal sealed partial class FiberSupervisorLog(ILogger logger)
 {
     [LoggerMessage(EventId = 1, EventName = "FiberStarted", Level = LogLevel.Debug, Message = "Fiber {FiberId} started workflow {Workflow}.")]
     public partial void FiberStarted(string fiberId, string workflow);
