@@ -33,9 +33,10 @@ FROM mcr.microsoft.com/dotnet/aspnet:10.0 AS runtime
 WORKDIR /app
 COPY --from=build --chown=0:0 /app ./
 
-# Listen on every interface in the container (the service's own default is 127.0.0.1).
-# ASPNETCORE_HTTP_PORTS is cleared: the service binds its configured Url itself.
-ENV FiberManager__Server__Url=http://0.0.0.0:50051 \
+# Listen on every interface in the container (the service's own default is 127.0.0.1), the
+# ASP.NET Core way; the base image's ASPNETCORE_HTTP_PORTS=8080 is cleared (URLS would override
+# it anyway, with a warning at every start).
+ENV ASPNETCORE_URLS=http://0.0.0.0:50051 \
     ASPNETCORE_HTTP_PORTS=""
 EXPOSE 50051
 

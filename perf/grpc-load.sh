@@ -86,7 +86,7 @@ svc_port=$(loadclient port)
 # The workloads do not measure admission: the concurrency limit (appsettings: 1,000) is raised so
 # that G2's 1,000 fibers fit beside G1's. Logging at Warning: one Information line per Start/end
 # would otherwise dominate G3.
-dotnet "$service_dll" --FiberManager:Server:Url="http://127.0.0.1:$svc_port" --FiberManager:MaxConcurrentFibers=100000 \
+dotnet "$service_dll" --urls="http://127.0.0.1:$svc_port" --FiberManager:MaxConcurrentFibers=100000 \
   --Logging:LogLevel:Default=Warning --Logging:LogLevel:Microsoft.AspNetCore=Warning > "$work/service.log" 2>&1 &
 svc_pid=$!; pids+=("$svc_pid")
 raw_port=$(loadclient port)

@@ -79,7 +79,7 @@ cleanup() {
 trap cleanup EXIT
 
 port=$(loadclient port)
-FiberManager__Server__Url="http://127.0.0.1:$port" \
+ASPNETCORE_URLS="http://127.0.0.1:$port" \
 FiberManager__Server__ShutdownTimeout="00:00:$(printf '%02d' "$grace")" \
 FiberManager__InterruptGracePeriod=00:00:05 \
 FiberManager__MaxConcurrentFibers=$((fibers + 100)) \

@@ -1,3 +1,3 @@
 using FiberManager.Service.Hosting;
 
-FiberManagerApp.Create(args).Run();
+return await FiberManagerApp.RunAsync(args);

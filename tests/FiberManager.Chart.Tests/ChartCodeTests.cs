@@ -90,7 +90,7 @@ public partial class ChartCodeTests
     [Fact]
     public async Task Ports_DefaultValues_ContainerProbeAndUrlPortEqualTheDefaultUrlPort()
     {
-        int defaultPort = new Uri(s_serverDefaults.Url).Port;
+        int defaultPort = ServerOptions.DefaultPort;
         var rendering = await HelmChart.RenderingAsync("default");
 
         var (containerPort, urlPort, probePorts) = Ports(rendering);
@@ -156,7 +156,7 @@ public partial class ChartCodeTests
             Assert.Equal("grpc", p.GetProperty("tcpSocket").GetProperty("port").GetString());
         }
 
-        Assert.StartsWith("https://", rendering.Env.Single(e => e.Name == "FiberManager__Server__Url").Value, StringComparison.Ordinal);
+        Assert.StartsWith("https://", rendering.Env.Single(e => e.Name == "ASPNETCORE_URLS").Value, StringComparison.Ordinal);
         Assert.Equal("https", rendering.Single("Service").GetProperty("spec").GetProperty("ports")[0].GetProperty("appProtocol").GetString());
     }
 
@@ -168,7 +168,7 @@ public partial class ChartCodeTests
         var port = rendering.Single("Service").GetProperty("spec").GetProperty("ports")[0];
 
         Assert.Equal("kubernetes.io/h2c", port.GetProperty("appProtocol").GetString());
-        Assert.StartsWith("http://", rendering.Env.Single(e => e.Name == "FiberManager__Server__Url").Value, StringComparison.Ordinal);
+        Assert.StartsWith("http://", rendering.Env.Single(e => e.Name == "ASPNETCORE_URLS").Value, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -252,12 +252,12 @@ public partial class ChartCodeTests
     {
         string dockerfile = File.ReadAllText(RepositoryRoot.Combine("Dockerfile"));
         var from = FromRegex().Matches(dockerfile).Select(m => m.Groups[1].Value).ToList();
-        var url = new Uri(EnvUrlRegex().Match(dockerfile) is { Success: true } m ? m.Groups[1].Value : throw new InvalidOperationException("Dockerfile sets no FiberManager__Server__Url"));
+        var url = new Uri(EnvUrlRegex().Match(dockerfile) is { Success: true } m ? m.Groups[1].Value : throw new InvalidOperationException("Dockerfile sets no ASPNETCORE_URLS"));
 
         Assert.Equal(["mcr.microsoft.com/dotnet/sdk:10.0", "mcr.microsoft.com/dotnet/aspnet:10.0"], from);
         Assert.Equal("0.0.0.0", url.Host);
         Assert.Equal(Uri.UriSchemeHttp, url.Scheme);
-        Assert.Equal(new Uri(s_serverDefaults.Url).Port, url.Port);
+        Assert.Equal(ServerOptions.DefaultPort, url.Port);
         Assert.Equal(url.Port, DockerfileExposedPort());
         Assert.NotEqual(0, DockerfileUser());
     }
@@ -345,7 +345,15 @@ public partial class ChartCodeTests
                     // key (the host loads them when it is built; the self-signed certificate also
                     // serves as the client CA).
                     v = Path.Combine(certificateDirectory, name.EndsWith("AuthorityPath", StringComparison.Ordinal) ? "client-ca-" + Path.GetFileName(v) : Path.GetFileName(v));
-                    await File.WriteAllTextAsync(v, name.EndsWith("KeyPathOrPassword", StringComparison.Ordinal) ? s_certificate.Value.KeyPem : s_certificate.Value.CertificatePem);
+                    if (v.EndsWith(".pfx", StringComparison.OrdinalIgnoreCase))
+                    {
+                        // The PFX variant: its password comes from a Secret (not rendered here), so the stand-in has none.
+                        await File.WriteAllBytesAsync(v, s_certificate.Value.Pfx);
+                    }
+                    else
+                    {
+                        await File.WriteAllTextAsync(v, name.EndsWith("KeyPathOrPassword", StringComparison.Ordinal) ? s_certificate.Value.KeyPem : s_certificate.Value.CertificatePem);
+                    }
                 }
 
                 settings.Add((name.Replace("__", ":", StringComparison.Ordinal), v));
@@ -382,12 +390,12 @@ public partial class ChartCodeTests
         }
     }
 
-    private static readonly Lazy<(string CertificatePem, string KeyPem)> s_certificate = new(() =>
+    private static readonly Lazy<(string CertificatePem, string KeyPem, byte[] Pfx)> s_certificate = new(() =>
     {
         using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
         var request = new CertificateRequest("CN=fibermanager.test", key, HashAlgorithmName.SHA256);
         using var certificate = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddDays(1));
-        return (certificate.ExportCertificatePem(), key.ExportPkcs8PrivateKeyPem());
+        return (certificate.ExportCertificatePem(), key.ExportPkcs8PrivateKeyPem(), certificate.Export(X509ContentType.Pfx));
     });
 
     private static async Task<List<(string ValueSet, string Key)>> AllRenderedOptionKeysAsync()
@@ -411,7 +419,7 @@ public partial class ChartCodeTests
     {
         var container = rendering.Container;
         int containerPort = container.GetProperty("ports").EnumerateArray().Single(p => p.GetProperty("name").GetString() == "grpc").GetProperty("containerPort").GetInt32();
-        int urlPort = new Uri(rendering.Env.Single(e => e.Name == "FiberManager__Server__Url").Value!).Port;
+        int urlPort = new Uri(rendering.Env.Single(e => e.Name == "ASPNETCORE_URLS").Value!).Port;
         var probePorts = new[] { "startupProbe", "livenessProbe", "readinessProbe" }
             .Where(p => container.TryGetProperty(p, out var probe) && probe.TryGetProperty("grpc", out _))
             .Select(p => container.GetProperty(p).GetProperty("grpc").GetProperty("port").GetInt32())
@@ -479,7 +487,7 @@ public partial class ChartCodeTests
     [GeneratedRegex(@"^USER\s+(\d+)(?::\d+)?\s*$", RegexOptions.Multiline)]
     private static partial Regex UserRegex();
 
-    [GeneratedRegex(@"FiberManager__Server__Url=(\S+)")]
+    [GeneratedRegex(@"ASPNETCORE_URLS=(\S+)")]
     private static partial Regex EnvUrlRegex();
 
     [GeneratedRegex(@"\$\(([A-Za-z_][A-Za-z0-9_]*)\)")]

@@ -1,5 +1,6 @@
 using System.Net;
 using FiberManager.Protocol;
+using Grpc.Core;
 using V1 = FiberManager.Protocol.V1;
 
 namespace FiberManager.Hardening.Tests;
@@ -43,14 +44,14 @@ public sealed class SecurityTests(SecuredServiceFixture fixture) : IClassFixture
 
     private static Action<HttpRequestMessage> ApiKey(string key) => r => r.Headers.TryAddWithoutValidation("x-api-key", key);
 
-    private static void AssertStatus(RawResult result, GrpcStatusCode expected) =>
-        Assert.True(result.HttpStatus == HttpStatusCode.OK && result.GrpcStatus == expected, $"expected {expected}, got {result}");
+    private static void AssertStatus(RawResult result, StatusCode expected) =>
+        Assert.True(result.HttpStatus == HttpStatusCode.OK && result.Status == expected, $"expected {expected}, got {result}");
 
     [Fact]
     public async Task NoKey_Unauthenticated()
     {
-        AssertStatus(await Raw.CallAsync(RawGrpcClient.StartPath, new V1.StartRequest { FiberId = NewId(), Workflow = "echo" }), GrpcStatusCode.Unauthenticated);
-        AssertStatus(await Raw.CallAsync(RawGrpcClient.GetStatusPath, new V1.GetStatusRequest { FiberId = "x" }), GrpcStatusCode.Unauthenticated);
+        AssertStatus(await Raw.CallAsync(RawGrpcClient.StartPath, new V1.StartRequest { FiberId = NewId(), Workflow = "echo" }), StatusCode.Unauthenticated);
+        AssertStatus(await Raw.CallAsync(RawGrpcClient.GetStatusPath, new V1.GetStatusRequest { FiberId = "x" }), StatusCode.Unauthenticated);
     }
 
     [Theory]
@@ -61,22 +62,33 @@ public sealed class SecurityTests(SecuredServiceFixture fixture) : IClassFixture
     public async Task UnknownKey_Unauthenticated(string key)
     {
         var id = NewId();
-        AssertStatus(await Raw.CallAsync(RawGrpcClient.StartPath, new V1.StartRequest { FiberId = id, Workflow = "echo" }, ApiKey(key)), GrpcStatusCode.Unauthenticated);
-        AssertStatus(await Raw.CallAsync(RawGrpcClient.GetStatusPath, new V1.GetStatusRequest { FiberId = id }, Bearer(SecuredServiceFixture.ControlKey)), GrpcStatusCode.NotFound);
+        AssertStatus(await Raw.CallAsync(RawGrpcClient.StartPath, new V1.StartRequest { FiberId = id, Workflow = "echo" }, ApiKey(key)), StatusCode.Unauthenticated);
+        AssertStatus(await Raw.CallAsync(RawGrpcClient.GetStatusPath, new V1.GetStatusRequest { FiberId = id }, Bearer(SecuredServiceFixture.ControlKey)), StatusCode.NotFound);
     }
 
     /// <summary>The key is checked before the body is read: a caller without a key learns nothing from malformed frames.</summary>
     [Fact]
     public async Task NoKey_MalformedBody_UnauthenticatedFirst() =>
-        AssertStatus(await Raw.CallAsync(RawGrpcClient.StartPath, RawGrpcClient.Frame([0xFF], declaredLength: uint.MaxValue)), GrpcStatusCode.Unauthenticated);
+        AssertStatus(await Raw.CallAsync(RawGrpcClient.StartPath, RawGrpcClient.Frame([0xFF], declaredLength: uint.MaxValue)), StatusCode.Unauthenticated);
+
+    /// <summary>Refused before the request message is read: an undecodable one (UNKNOWN once read) still gets the refusal.</summary>
+    [Fact]
+    public async Task UndecodableBody_RefusedCallersGetTheirRefusal()
+    {
+        var undecodable = RawGrpcClient.Frame([0xFF, 0xFF, 0xFF, 0xFF]);
+        AssertStatus(await Raw.CallAsync(RawGrpcClient.StartPath, undecodable), StatusCode.Unauthenticated);
+        AssertStatus(await Raw.CallAsync(RawGrpcClient.StartPath, undecodable, ApiKey("wrong-key-0123456789abcdef")), StatusCode.Unauthenticated);
+        AssertStatus(await Raw.CallAsync(RawGrpcClient.StartPath, undecodable, Bearer(SecuredServiceFixture.ReadKey)), StatusCode.PermissionDenied);
+        AssertStatus(await Raw.CallAsync(RawGrpcClient.StartPath, undecodable, Bearer(SecuredServiceFixture.ControlKey)), StatusCode.Unknown);
+    }
 
     [Fact]
     public async Task ControlKey_BearerAndHeader_Allowed()
     {
         var id = NewId();
-        AssertStatus(await Raw.CallAsync(RawGrpcClient.StartPath, new V1.StartRequest { FiberId = id, Workflow = "echo" }, Bearer(SecuredServiceFixture.ControlKey)), GrpcStatusCode.Ok);
-        AssertStatus(await Raw.CallAsync(RawGrpcClient.GetStatusPath, new V1.GetStatusRequest { FiberId = id }, ApiKey(SecuredServiceFixture.ControlKey)), GrpcStatusCode.Ok);
-        AssertStatus(await Raw.CallAsync("/fibermanager.v1.FiberManager/Interrupt", new V1.InterruptRequest { FiberId = id }, ApiKey(SecuredServiceFixture.ControlKey)), GrpcStatusCode.Ok);
+        AssertStatus(await Raw.CallAsync(RawGrpcClient.StartPath, new V1.StartRequest { FiberId = id, Workflow = "echo" }, Bearer(SecuredServiceFixture.ControlKey)), StatusCode.OK);
+        AssertStatus(await Raw.CallAsync(RawGrpcClient.GetStatusPath, new V1.GetStatusRequest { FiberId = id }, ApiKey(SecuredServiceFixture.ControlKey)), StatusCode.OK);
+        AssertStatus(await Raw.CallAsync("/fibermanager.v1.FiberManager/Interrupt", new V1.InterruptRequest { FiberId = id }, ApiKey(SecuredServiceFixture.ControlKey)), StatusCode.OK);
     }
 
     [Theory]
@@ -88,22 +100,22 @@ public sealed class SecurityTests(SecuredServiceFixture fixture) : IClassFixture
     public async Task ReadOnlyKey_ControlMethod_PermissionDenied(string method)
     {
         var result = await Raw.CallAsync($"/fibermanager.v1.FiberManager/{method}", new V1.GetStatusRequest { FiberId = "x" }, Bearer(SecuredServiceFixture.ReadKey));
-        AssertStatus(result, GrpcStatusCode.PermissionDenied);
+        AssertStatus(result, StatusCode.PermissionDenied);
     }
 
     [Fact]
     public async Task ReadOnlyKey_ReadMethods_Allowed()
     {
-        AssertStatus(await Raw.CallAsync("/fibermanager.v1.FiberManager/ListWorkflows", new V1.ListWorkflowsRequest(), Bearer(SecuredServiceFixture.ReadKey)), GrpcStatusCode.Ok);
-        AssertStatus(await Raw.CallAsync(RawGrpcClient.GetStatusPath, new V1.GetStatusRequest { FiberId = "nobody" }, Bearer(SecuredServiceFixture.ReadKey)), GrpcStatusCode.NotFound);
+        AssertStatus(await Raw.CallAsync("/fibermanager.v1.FiberManager/ListWorkflows", new V1.ListWorkflowsRequest(), Bearer(SecuredServiceFixture.ReadKey)), StatusCode.OK);
+        AssertStatus(await Raw.CallAsync(RawGrpcClient.GetStatusPath, new V1.GetStatusRequest { FiberId = "nobody" }, Bearer(SecuredServiceFixture.ReadKey)), StatusCode.NotFound);
     }
 
     [Fact]
     public async Task HealthAndReflection_OpenWithoutKey()
     {
-        AssertStatus(await Raw.CallAsync("/grpc.health.v1.Health/Check", new global::Grpc.Health.V1.HealthCheckRequest()), GrpcStatusCode.Ok);
+        AssertStatus(await Raw.CallAsync("/grpc.health.v1.Health/Check", new global::Grpc.Health.V1.HealthCheckRequest()), StatusCode.OK);
         var list = new global::Grpc.Reflection.V1.ServerReflectionRequest { ListServices = "*" };
-        AssertStatus(await Raw.CallAsync("/grpc.reflection.v1.ServerReflection/ServerReflectionInfo", list), GrpcStatusCode.Ok);
+        AssertStatus(await Raw.CallAsync("/grpc.reflection.v1.ServerReflection/ServerReflectionInfo", list), StatusCode.OK);
     }
 
     [Fact]
@@ -111,15 +123,15 @@ public sealed class SecurityTests(SecuredServiceFixture fixture) : IClassFixture
     {
         for (int i = 0; i < SecuredServiceFixture.Burst; i++)
         {
-            AssertStatus(await Raw.CallAsync("/fibermanager.v1.FiberManager/ListWorkflows", new V1.ListWorkflowsRequest(), ApiKey(SecuredServiceFixture.LimitedKey)), GrpcStatusCode.Ok);
+            AssertStatus(await Raw.CallAsync("/fibermanager.v1.FiberManager/ListWorkflows", new V1.ListWorkflowsRequest(), ApiKey(SecuredServiceFixture.LimitedKey)), StatusCode.OK);
         }
 
         var refused = await Raw.CallAsync("/fibermanager.v1.FiberManager/ListWorkflows", new V1.ListWorkflowsRequest(), ApiKey(SecuredServiceFixture.LimitedKey));
-        AssertStatus(refused, GrpcStatusCode.ResourceExhausted);
-        Assert.Contains("rate limit", refused.GrpcMessage, StringComparison.Ordinal);
+        AssertStatus(refused, StatusCode.ResourceExhausted);
+        Assert.Contains("rate limit", refused.Message, StringComparison.Ordinal);
 
         // Other keys have their own buckets.
-        AssertStatus(await Raw.CallAsync("/fibermanager.v1.FiberManager/ListWorkflows", new V1.ListWorkflowsRequest(), ApiKey(SecuredServiceFixture.ReadKey)), GrpcStatusCode.Ok);
+        AssertStatus(await Raw.CallAsync("/fibermanager.v1.FiberManager/ListWorkflows", new V1.ListWorkflowsRequest(), ApiKey(SecuredServiceFixture.ReadKey)), StatusCode.OK);
     }
 }
 
@@ -130,7 +142,7 @@ public sealed class SecurityOffTests
     {
         await using var host = await ServiceHost.StartAsync();
         var result = await host.Raw.CallAsync(RawGrpcClient.StartPath, new V1.StartRequest { FiberId = "open-" + Guid.NewGuid().ToString("N"), Workflow = "echo" });
-        Assert.Equal(GrpcStatusCode.Ok, result.GrpcStatus);
+        Assert.Equal(StatusCode.OK, result.Status);
     }
 
     [Theory]

@@ -1,5 +1,3 @@
-using FiberManager.Hardening.Tests;
-
 namespace FiberManager.Testing;
 
 /// <summary>The hardening tests' addition to the shared host: a raw HTTP/2 client for malformed calls.</summary>

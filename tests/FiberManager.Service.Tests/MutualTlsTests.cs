@@ -226,7 +226,7 @@ public sealed class MutualTlsOptionsTests
         using var certificates = new TestCertificates();
         await AssertStartFailsAsync(
             new() { ["FiberManager:Server:ClientCertificateMode"] = "Require", ["FiberManager:Server:ClientCertificateAuthorityPath"] = certificates.CaPath },
-            "FiberManager:Server:ClientCertificateMode Require needs TLS: an https Url and a server certificate in FiberManager:Server:CertificatePath.");
+            "FiberManager:Server:ClientCertificateMode Require needs TLS: a server certificate in FiberManager:Server:CertificatePath and an https listen address.");
     }
 
     [Fact]

@@ -56,7 +56,7 @@ public sealed class TestCertificates : IDisposable
     /// <summary>Server settings for TLS on a free 127.0.0.1 port with the given client-certificate mode and this CA.</summary>
     public Dictionary<string, string?> ServerSettings(string mode) => new()
     {
-        ["FiberManager:Server:Url"] = "https://127.0.0.1:0",
+        ["urls"] = "https://127.0.0.1:0",
         ["FiberManager:Server:CertificatePath"] = ServerCertificatePath,
         ["FiberManager:Server:CertificateKeyPathOrPassword"] = ServerKeyPath,
         ["FiberManager:Server:ClientCertificateMode"] = mode,

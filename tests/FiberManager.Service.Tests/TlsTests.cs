@@ -27,7 +27,7 @@ public sealed class TlsTests
 
             await using var host = await ServiceHost.StartAsync(new Dictionary<string, string?>
             {
-                ["FiberManager:Server:Url"] = "https://127.0.0.1:0",
+                ["urls"] = "https://127.0.0.1:0",
                 ["FiberManager:Server:CertificatePath"] = certPath,
                 ["FiberManager:Server:CertificateKeyPathOrPassword"] = keyPath,
             });

@@ -42,7 +42,7 @@ public sealed partial class ServiceHost : IAsyncDisposable
     {
         var defaults = new Dictionary<string, string?>
         {
-            ["FiberManager:Server:Url"] = "http://127.0.0.1:0",
+            ["urls"] = "http://127.0.0.1:0",
             ["Logging:LogLevel:Default"] = "Warning",
         };
         AddProjectDefaults(defaults);

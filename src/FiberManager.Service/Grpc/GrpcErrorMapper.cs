@@ -1,51 +1,68 @@
 using System.Globalization;
 using FiberManager.Core.Management;
 using FiberManager.Protocol;
+using Google.Protobuf.WellKnownTypes;
 using Google.Rpc;
+using Grpc.Core;
+using Status = Google.Rpc.Status;
 
 namespace FiberManager.Service.Grpc;
 
-/// <summary>A gRPC status to send: code, message, and the ErrorInfo for <c>grpc-status-details-bin</c>.</summary>
-internal readonly record struct RpcStatus(GrpcStatusCode Code, string Message, ErrorInfo? ErrorInfo);
-
 /// <summary>
-/// The one place where exceptions become gRPC statuses. Expected failures carry their reason
-/// (see the table in <c>fibermanager.proto</c>); unexpected ones become INTERNAL with a generic
-/// message unless detailed errors are on.
+/// How a failure becomes a gRPC status: code, message and, for FiberManager's own errors, a
+/// <c>google.rpc.Status</c> with one <see cref="ErrorInfo"/> (the reason) in
+/// <c>grpc-status-details-bin</c>. Only <see cref="ErrorMappingInterceptor"/> calls
+/// <see cref="Map"/>; the service builds the few statuses it detects itself with
+/// <see cref="WithReason"/>.
 /// </summary>
+/// <remarks>
+/// Expected failures carry their reason (the table in <c>fibermanager.proto</c>); unexpected ones
+/// become INTERNAL with a generic message unless detailed errors are on.
+/// </remarks>
 internal static class GrpcErrorMapper
 {
-    public static RpcStatus Map(Exception exception, GrpcCallContext call, bool detailedErrors, bool serverStopping)
+    /// <summary>The status of a call that failed with <paramref name="exception"/>.</summary>
+    /// <param name="exception">What the method threw.</param>
+    /// <param name="cause">Why the call's token was cancelled, when it was.</param>
+    /// <param name="detailedErrors">Whether unexpected errors show their message.</param>
+    public static RpcException Map(Exception exception, CancellationCause cause, bool detailedErrors) => exception switch
     {
-        switch (exception)
+        RpcException rpc => rpc,
+        FiberSupervisorException fiber => MapFiberError(fiber),
+        OperationCanceledException => cause switch
         {
-            case GrpcStatusException status:
-                return new RpcStatus(status.StatusCode, status.Detail, status.ErrorInfo);
+            CancellationCause.Deadline => WithReason(StatusCode.DeadlineExceeded, ErrorReasons.DeadlineExceeded, "The deadline passed before the call completed."),
+            CancellationCause.Client => new RpcException(new global::Grpc.Core.Status(StatusCode.Cancelled, "The call was cancelled by the client.")),
+            CancellationCause.ServerStopping => WithReason(StatusCode.Unavailable, ErrorReasons.ShuttingDown, "The server is shutting down."),
+            _ => new RpcException(new global::Grpc.Core.Status(StatusCode.Cancelled, "The call was cancelled.")),
+        },
+        ArgumentException argument => WithReason(
+            StatusCode.InvalidArgument,
+            ErrorReasons.InvalidArgument,
+            MessageWithoutParameter(argument),
+            argument.ParamName is { } p ? new() { [ErrorMetadataKeys.Field] = p } : null),
+        _ => new RpcException(new global::Grpc.Core.Status(StatusCode.Internal, detailedErrors ? $"{exception.GetType().Name}: {exception.Message}" : "Internal error.")),
+    };
 
-            case FiberSupervisorException fiber:
-                return MapFiberError(fiber);
-
-            case OperationCanceledException when call.DeadlineExceeded:
-                return WithReason(GrpcStatusCode.DeadlineExceeded, "The deadline passed before the call completed.", ErrorReasons.DeadlineExceeded, null);
-
-            case OperationCanceledException when call.ClientCancelled:
-                return new RpcStatus(GrpcStatusCode.Cancelled, "The call was cancelled by the client.", null);
-
-            case OperationCanceledException when serverStopping:
-                return WithReason(GrpcStatusCode.Unavailable, "The server is shutting down.", ErrorReasons.ShuttingDown, null);
-
-            case OperationCanceledException:
-                return new RpcStatus(GrpcStatusCode.Cancelled, "The call was cancelled.", null);
-
-            case ArgumentException argument:
-                return WithReason(GrpcStatusCode.InvalidArgument, MessageWithoutParameter(argument), ErrorReasons.InvalidArgument, argument.ParamName is { } p ? new() { [ErrorMetadataKeys.Field] = p } : null);
-
-            default:
-                return new RpcStatus(GrpcStatusCode.Internal, detailedErrors ? $"{exception.GetType().Name}: {exception.Message}" : "Internal error.", null);
+    /// <summary>
+    /// One of FiberManager's own errors: <paramref name="code"/> and <paramref name="message"/>,
+    /// with an <see cref="ErrorInfo"/> (domain <see cref="ErrorReasons.Domain"/>, <paramref name="reason"/> and the metadata) as the status detail.
+    /// </summary>
+    public static RpcException WithReason(StatusCode code, string reason, string message, Dictionary<string, string>? metadata = null)
+    {
+        var info = new ErrorInfo { Reason = reason, Domain = ErrorReasons.Domain };
+        if (metadata is not null)
+        {
+            info.Metadata.Add(metadata);
         }
+
+        return new Status { Code = (int)code, Message = message, Details = { Any.Pack(info) } }.ToRpcException();
     }
 
-    private static RpcStatus MapFiberError(FiberSupervisorException error)
+    /// <summary>A number as ErrorInfo metadata (invariant culture).</summary>
+    public static string Format(long value) => value.ToString(CultureInfo.InvariantCulture);
+
+    private static RpcException MapFiberError(FiberSupervisorException error)
     {
         var metadata = new Dictionary<string, string>();
         if (error.FiberId is { } id)
@@ -60,36 +77,23 @@ internal static class GrpcErrorMapper
 
         var (code, reason) = error.Code switch
         {
-            FiberErrorCode.NotFound => (GrpcStatusCode.NotFound, ErrorReasons.FiberNotFound),
-            FiberErrorCode.AlreadyExists => (GrpcStatusCode.AlreadyExists, ErrorReasons.FiberAlreadyExists),
-            FiberErrorCode.Paused => (GrpcStatusCode.FailedPrecondition, ErrorReasons.FiberPaused),
-            FiberErrorCode.Ended => (GrpcStatusCode.FailedPrecondition, ErrorReasons.FiberEnded),
-            FiberErrorCode.ConcurrencyLimitReached => (GrpcStatusCode.ResourceExhausted, ErrorReasons.ConcurrencyLimitReached),
-            FiberErrorCode.InputQueueFull => (GrpcStatusCode.ResourceExhausted, ErrorReasons.InputQueueFull),
-            FiberErrorCode.InvalidFiberId => (GrpcStatusCode.InvalidArgument, ErrorReasons.InvalidFiberId),
-            FiberErrorCode.InvalidArgument => (GrpcStatusCode.InvalidArgument, ErrorReasons.InvalidArgument),
-            FiberErrorCode.ShuttingDown => (GrpcStatusCode.Unavailable, ErrorReasons.ShuttingDown),
-            FiberErrorCode.OwnerFiberLimitReached => (GrpcStatusCode.ResourceExhausted, ErrorReasons.ApiKeyFiberLimitReached),
-            _ => (GrpcStatusCode.Internal, ErrorReasons.InvalidArgument),
+            FiberErrorCode.NotFound => (StatusCode.NotFound, ErrorReasons.FiberNotFound),
+            FiberErrorCode.AlreadyExists => (StatusCode.AlreadyExists, ErrorReasons.FiberAlreadyExists),
+            FiberErrorCode.Paused => (StatusCode.FailedPrecondition, ErrorReasons.FiberPaused),
+            FiberErrorCode.Ended => (StatusCode.FailedPrecondition, ErrorReasons.FiberEnded),
+            FiberErrorCode.ConcurrencyLimitReached => (StatusCode.ResourceExhausted, ErrorReasons.ConcurrencyLimitReached),
+            FiberErrorCode.InputQueueFull => (StatusCode.ResourceExhausted, ErrorReasons.InputQueueFull),
+            FiberErrorCode.InvalidFiberId => (StatusCode.InvalidArgument, ErrorReasons.InvalidFiberId),
+            FiberErrorCode.InvalidArgument => (StatusCode.InvalidArgument, ErrorReasons.InvalidArgument),
+            FiberErrorCode.ShuttingDown => (StatusCode.Unavailable, ErrorReasons.ShuttingDown),
+            FiberErrorCode.OwnerFiberLimitReached => (StatusCode.ResourceExhausted, ErrorReasons.ApiKeyFiberLimitReached),
+            _ => (StatusCode.Internal, ErrorReasons.InvalidArgument),
         };
         var message = error.Code == FiberErrorCode.OwnerFiberLimitReached
             ? $"The API key '{metadata[ErrorMetadataKeys.ApiKey]}' already holds {metadata[ErrorMetadataKeys.LiveFibers]} live fibers, its MaxFibers limit ({metadata[ErrorMetadataKeys.MaxFibers]}): interrupt one or wait for one to end."
             : error.Message;
-        return WithReason(code, message, reason, metadata);
+        return WithReason(code, reason, message, metadata);
     }
-
-    public static RpcStatus WithReason(GrpcStatusCode code, string message, string reason, Dictionary<string, string>? metadata)
-    {
-        var info = new ErrorInfo { Reason = reason, Domain = ErrorReasons.Domain };
-        if (metadata is not null)
-        {
-            info.Metadata.Add(metadata);
-        }
-
-        return new RpcStatus(code, message, info);
-    }
-
-    public static string Format(long value) => value.ToString(CultureInfo.InvariantCulture);
 
     /// <summary>
     /// ArgumentException.Message appends " (Parameter 'name')" (twice when re-wrapped with the
@@ -109,4 +113,20 @@ internal static class GrpcErrorMapper
 
         return message;
     }
+}
+
+/// <summary>Why a call's cancellation token fired (decides the status of an <see cref="OperationCanceledException"/>).</summary>
+internal enum CancellationCause
+{
+    /// <summary>Not known (the token did not fire, or something else cancelled the operation).</summary>
+    None,
+
+    /// <summary>The call's deadline passed.</summary>
+    Deadline,
+
+    /// <summary>The client reset the stream or the connection went away.</summary>
+    Client,
+
+    /// <summary>The host is stopping.</summary>
+    ServerStopping,
 }

@@ -2,9 +2,12 @@ using Microsoft.Extensions.Logging;
 
 namespace FiberManager.Service.Grpc;
 
-/// <summary>The wire layer's log messages. Event ids are never renumbered.</summary>
+/// <summary>The gRPC layer's log messages. Event ids are never renumbered.</summary>
 internal static partial class GrpcLog
 {
+    /// <summary>The logger category of these messages.</summary>
+    public const string Category = "FiberManager.Service.Grpc";
+
     [LoggerMessage(EventId = 100, EventName = "UnhandledException", Level = LogLevel.Error, Message = "Unhandled exception in {Method}.")]
     public static partial void UnhandledException(ILogger logger, string method, Exception exception);
 

@@ -15,11 +15,20 @@ internal sealed class ClientCertificateAuthorities
         Intermediates = intermediates;
     }
 
+    /// <summary>No authorities (mutual TLS is off).</summary>
+    public static ClientCertificateAuthorities None { get; } = new([], []);
+
     /// <summary>The trust anchors (self-signed CA certificates).</summary>
     public X509Certificate2Collection Roots { get; }
 
     /// <summary>Intermediate CA certificates from the same file.</summary>
     public X509Certificate2Collection Intermediates { get; }
+
+    /// <summary>The authorities the options configure: <see cref="None"/> unless a client-certificate mode is set.</summary>
+    public static ClientCertificateAuthorities From(ServerOptions options) =>
+        options.ClientCertificateMode == ClientCertificateMode.None || string.IsNullOrEmpty(options.ClientCertificateAuthorityPath)
+            ? None
+            : Load(options.ClientCertificateAuthorityPath);
 
     /// <summary>Reads <paramref name="path"/> (PEM, one or more <c>CERTIFICATE</c> blocks).</summary>
     public static ClientCertificateAuthorities Load(string path)

@@ -1,10 +1,10 @@
 namespace FiberManager.Service.Hosting;
 
-/// <summary>Builds the service's web application (used by <c>Program</c> and by functional tests).</summary>
+/// <summary>The FiberManager service's own host (used by <c>Program</c> and by functional tests).</summary>
 public static class FiberManagerApp
 {
     /// <summary>Creates the app: configuration (appsettings.json, environment, command line), the manager, the gRPC endpoints.</summary>
-    /// <param name="args">Command-line arguments (configuration overrides such as <c>--FiberManager:Server:Url=http://0.0.0.0:50051</c>).</param>
+    /// <param name="args">Command-line arguments (ASP.NET Core's, such as <c>--urls=http://0.0.0.0:50051</c>, and configuration overrides such as <c>--FiberManager:MaxConcurrentFibers=500</c>).</param>
     /// <param name="configure">A hook to change the builder before it is built (tests add settings or workflows here).</param>
     public static WebApplication Create(string[] args, Action<WebApplicationBuilder>? configure = null)
     {
@@ -18,5 +18,37 @@ public static class FiberManagerApp
         var app = builder.Build();
         app.MapFiberManagerService();
         return app;
+    }
+
+    /// <summary>
+    /// Runs the service until it is stopped (SIGTERM, Ctrl-C). If it cannot start (an invalid or
+    /// misspelled option, a busy port, a bad certificate), writes one line naming the problem to
+    /// standard error and returns 1.
+    /// </summary>
+    /// <returns>The process exit code.</returns>
+    public static async Task<int> RunAsync(string[] args)
+    {
+        var startup = new StartupFailures();
+        WebApplication? app = null;
+        try
+        {
+            app = Create(args, builder => builder.Logging.AddFilter(StartupFailures.HostCategory, startup.Filter));
+            await app.StartAsync().ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            await Console.Error.WriteLineAsync($"FiberManager failed to start: {StartupFailures.Describe(e)}").ConfigureAwait(false);
+            if (app is not null)
+            {
+                await app.DisposeAsync().ConfigureAwait(false);
+            }
+
+            return 1;
+        }
+
+        startup.Started();
+        await app.WaitForShutdownAsync().ConfigureAwait(false);
+        await app.DisposeAsync().ConfigureAwait(false);
+        return 0;
     }
 }

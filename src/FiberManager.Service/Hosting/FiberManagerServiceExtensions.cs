@@ -1,17 +1,34 @@
+using System.Net;
 using FiberManager.Core.Management;
 using FiberManager.Service.Grpc;
-using FiberManager.Service.Grpc.Health;
-using FiberManager.Service.Grpc.Reflection;
+using FiberManager.Service.Health;
+using FiberManager.Service.Reflection;
+using FiberManager.Service.Security;
 using FiberManager.Service.Telemetry;
 using FiberManager.Service.Workflows;
+using Grpc.AspNetCore.Server;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Authentication.Certificate;
+using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
-using Microsoft.AspNetCore.Server.Kestrel.Https;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using V1 = FiberManager.Protocol.V1;
 
 namespace FiberManager.Service.Hosting;
 
-/// <summary>Wires the FiberManager service into an ASP.NET Core host.</summary>
+/// <summary>Wires the FiberManager service into an ASP.NET Core host: <see cref="AddFiberManagerService"/>, then <see cref="MapFiberManagerService"/>.</summary>
+/// <example>
+/// A host of your own, with a workflow of your own:
+/// <code>
+/// var builder = WebApplication.CreateBuilder(args);
+/// builder.AddFiberManagerService();
+/// builder.Services.AddWorkflow&lt;UppercaseWorkflow&gt;("upper", "Publishes every text input in upper case.");
+/// var app = builder.Build();
+/// app.MapFiberManagerService();
+/// app.Run();
+/// </code>
+/// </example>
 public static class FiberManagerServiceExtensions
 {
     /// <summary>The configuration section of the manager's options.</summary>
@@ -19,118 +36,175 @@ public static class FiberManagerServiceExtensions
 
     /// <summary>
     /// Registers the manager (options from <c>FiberManager</c>, validated at start), the gRPC
-    /// services (FiberManager, health, server reflection v1 and v1alpha), the built-in workflows
-    /// <c>echo</c> and <c>aggregate</c>, and Kestrel's HTTP/2 setup.
+    /// services on Grpc.AspNetCore (FiberManager, health, server reflection v1 and v1alpha), API
+    /// keys, client certificates and the per-key rate limit on ASP.NET Core's authentication,
+    /// authorization and rate limiting, the built-in workflows <c>echo</c> and <c>aggregate</c>,
+    /// and Kestrel: HTTP/2 on every endpoint, the listen address
+    /// <see cref="ServerOptions.DefaultAddress"/> unless one is configured the ASP.NET Core way.
     /// </summary>
     public static WebApplicationBuilder AddFiberManagerService(this WebApplicationBuilder builder)
     {
+        ArgumentNullException.ThrowIfNull(builder);
         var services = builder.Services;
         builder.AddOtlpTelemetry();
-        services.AddOptions<FiberSupervisorOptions>()
-            .Bind(builder.Configuration.GetSection(ManagerSection), o => o.ErrorOnUnknownConfiguration = false)
-            .ValidateOnStart();
-        services.AddSingleton<IValidateOptions<FiberSupervisorOptions>>(new ManagerOptionsValidator(builder.Configuration.GetSection(ManagerSection)));
-        services.AddOptions<ServerOptions>()
-            .Bind(builder.Configuration.GetSection(ServerOptions.Section), o => o.ErrorOnUnknownConfiguration = true)
-            .ValidateOnStart();
-        services.AddSingleton<IValidateOptions<ServerOptions>, ServerOptionsValidator>();
-        services.AddOptions<SecurityOptions>()
-            .Bind(builder.Configuration.GetSection(SecurityOptions.Section), o => o.ErrorOnUnknownConfiguration = true)
-            .ValidateOnStart();
-        services.AddSingleton<IValidateOptions<SecurityOptions>, SecurityOptionsValidator>();
-        services.AddSingleton(provider => new ApiKeyAuthenticator(provider.GetRequiredService<IOptions<SecurityOptions>>().Value));
-        services.AddSingleton(provider => new ClientCertificateAuthenticator(provider.GetRequiredService<IOptions<ServerOptions>>().Value));
+        AddOptions(builder);
 
         services.AddSingleton(provider => new FiberSupervisor<V1.Payload, V1.Payload>(
             provider.GetRequiredService<IOptions<FiberSupervisorOptions>>().Value,
             TimeProvider.System,
             provider.GetRequiredService<ILoggerFactory>(),
             provider.GetService<System.Diagnostics.Metrics.IMeterFactory>()));
+        services.AddHostedService<ManagerLifetime>();
         services.AddWorkflow<EchoWorkflow>(EchoWorkflow.Name, "Publishes every input unchanged (JSON or binary). No args.");
         services.AddWorkflow<AggregateWorkflow>(AggregateWorkflow.Name, "Sums JSON numbers in batches: args {\"batch_size\": 10, \"field\": \"amount\"}; publishes {batch, count, sum, mean, min, max} per batch.");
-        services.AddSingleton<IGrpcService, FiberManagerRpc>();
-        services.AddSingleton<IGrpcService, HealthService>();
-        services.AddSingleton(new DescriptorIndex(DescriptorIndex.ServedFiles));
-        services.AddSingleton<IGrpcService, ServerReflectionService>();
-        services.AddSingleton(provider =>
+
+        // gRPC: limits from FiberManager:Server; telemetry outermost, so it sees the status the
+        // error mapping (the one place exceptions become statuses) makes of a failure.
+        services.AddGrpc();
+        services.AddOptions<GrpcServiceOptions>().Configure<IOptions<ServerOptions>>((grpc, server) =>
         {
-            var server = provider.GetRequiredService<IOptions<ServerOptions>>().Value;
-            var lifetime = provider.GetRequiredService<IHostApplicationLifetime>();
-            return new GrpcServerContext(
-                new ServerSettings(server.MaxMessageSize, server.DetailedErrors, server.EffectiveMaxInputSize),
-                provider.GetRequiredService<ILoggerFactory>().CreateLogger("FiberManager.Service.Grpc"),
-                lifetime.ApplicationStopping,
-                provider.GetRequiredService<ServerDrain>().Drained,
-                provider.GetRequiredService<ApiKeyAuthenticator>(),
-                provider.GetRequiredService<ClientCertificateAuthenticator>());
+            grpc.MaxReceiveMessageSize = server.Value.MaxMessageSize;
+            grpc.MaxSendMessageSize = server.Value.MaxMessageSize;
+            grpc.EnableDetailedErrors = server.Value.DetailedErrors;
+            grpc.Interceptors.Add<RpcTelemetryInterceptor>();
+            grpc.Interceptors.Add<ErrorMappingInterceptor>();
         });
-        services.AddSingleton<GrpcMethodTable>();
-        services.AddSingleton<ServerDrain>();
-        services.AddHostedService<ManagerLifetime>();
+        services.AddSingleton<RpcTelemetryInterceptor>();
+        services.AddSingleton<ErrorMappingInterceptor>();
+        services.AddSingleton<FiberManagerGrpcService>();
+
+        // grpc.health.v1 for the server ("") and the FiberManager service, from ASP.NET Core health checks.
+        services.AddGrpcHealthChecks(o => o.Services.Map(V1.FiberManager.Descriptor.FullName, static _ => true))
+            .AddCheck<HostLifetimeHealthCheck>(HostLifetimeHealthCheck.Name);
+        services.AddHostedService<InitialHealthPublisher>();
+
+        ReflectionSchema.Register(services);
+        AddSecurity(services);
+
         services.Configure<HostOptions>(o => o.ShutdownTimeout = builder.Configuration.GetSection(ServerOptions.Section).Get<ServerOptions>()?.ShutdownTimeout ?? new ServerOptions().ShutdownTimeout);
-
-        builder.WebHost.ConfigureKestrel((context, kestrel) =>
-        {
-            var server = context.Configuration.GetSection(ServerOptions.Section).Get<ServerOptions>() ?? new ServerOptions();
-            kestrel.AddServerHeader = false;
-            kestrel.Limits.Http2.MaxStreamsPerConnection = Math.Max(1, server.MaxStreamsPerConnection);
-            kestrel.Limits.MinRequestBodyDataRate = null;
-            kestrel.Limits.MinResponseDataRate = null;
-            kestrel.Limits.MaxRequestBodySize = null; // enforced per message, before buffering
-            kestrel.Limits.KeepAliveTimeout = TimeSpan.FromMinutes(10);
-            if (!Uri.TryCreate(server.Url, UriKind.Absolute, out var uri))
-            {
-                return; // reported by option validation at start
-            }
-
-            void Configure(ListenOptions listen)
-            {
-                if (uri.Scheme == Uri.UriSchemeHttps && !string.IsNullOrEmpty(server.CertificatePath))
-                {
-                    listen.Protocols = HttpProtocols.Http1AndHttp2;
-                    listen.UseHttps(new HttpsConnectionAdapterOptions
-                    {
-                        ServerCertificate = CertificateLoader.Load(server.CertificatePath, server.CertificateKeyPathOrPassword),
-
-                        // mTLS: ask for a client certificate but never fail the handshake over it;
-                        // ClientCertificateAuthenticator checks it against the configured CA on
-                        // every call and answers UNAUTHENTICATED, a status the client can read.
-                        ClientCertificateMode = server.ClientCertificateMode == ClientCertificateMode.None
-                            ? Microsoft.AspNetCore.Server.Kestrel.Https.ClientCertificateMode.NoCertificate
-                            : Microsoft.AspNetCore.Server.Kestrel.Https.ClientCertificateMode.AllowCertificate,
-                        ClientCertificateValidation = static (_, _, _) => true,
-                        CheckCertificateRevocation = false,
-                    });
-                }
-                else
-                {
-                    // Cleartext HTTP/2 (h2c) only: Http1AndHttp2 without TLS would silently serve HTTP/1.1.
-                    listen.Protocols = HttpProtocols.Http2;
-                }
-            }
-
-            if (uri.Host is "localhost")
-            {
-                kestrel.ListenLocalhost(uri.Port, Configure);
-            }
-            else if (System.Net.IPAddress.TryParse(uri.Host, out var address))
-            {
-                kestrel.Listen(address, uri.Port, Configure);
-            }
-            else
-            {
-                kestrel.ListenAnyIP(uri.Port, Configure);
-            }
-        });
+        builder.WebHost.ConfigureKestrel(ConfigureKestrel);
         return builder;
     }
 
-    /// <summary>Serves every registered gRPC method; everything else gets UNIMPLEMENTED or a short text answer.</summary>
+    /// <summary>
+    /// Maps the FiberManager service (with its access policies), health, reflection, and an answer
+    /// for every other request; puts authorization and rate limiting in the pipeline before them.
+    /// </summary>
     public static WebApplication MapFiberManagerService(this WebApplication app)
     {
-        var table = app.Services.GetRequiredService<GrpcMethodTable>();
-        app.Run(table.DispatchAsync);
+        ArgumentNullException.ThrowIfNull(app);
+        app.UseAuthorization();
+        app.UseRateLimiter();
+        app.MapGrpcService<FiberManagerGrpcService>().Add(FiberManagerAccess.Apply);
+        app.MapGrpcHealthChecksService();
+        app.MapGrpcReflectionService();
+        app.MapFallback(UnroutedRequests.AnswerAsync);
         return app;
+    }
+
+    /// <summary>Whether the configuration names a listen address the ASP.NET Core way (then the default is not used).</summary>
+    internal static bool HasListenAddress(IConfiguration configuration) =>
+        !string.IsNullOrWhiteSpace(configuration["urls"])
+        || !string.IsNullOrWhiteSpace(configuration["http_ports"])
+        || !string.IsNullOrWhiteSpace(configuration["https_ports"])
+        || configuration.GetSection("Kestrel:Endpoints").GetChildren().Any();
+
+    private static void AddOptions(WebApplicationBuilder builder)
+    {
+        var services = builder.Services;
+        services.AddOptions<FiberSupervisorOptions>()
+            .Bind(builder.Configuration.GetSection(ManagerSection), o => o.ErrorOnUnknownConfiguration = false)
+            .ValidateOnStart();
+        services.AddSingleton<IValidateOptions<FiberSupervisorOptions>>(new ManagerOptionsValidator(builder.Configuration.GetSection(ManagerSection)));
+        services.AddOptions<ServerOptions>()
+            .Bind(builder.Configuration.GetSection(ServerOptions.Section), o => o.ErrorOnUnknownConfiguration = false)
+            .ValidateOnStart();
+        services.AddSingleton<IValidateOptions<ServerOptions>>(new ServerOptionsValidator(builder.Configuration.GetSection(ServerOptions.Section)));
+        services.AddOptions<SecurityOptions>()
+            .Bind(builder.Configuration.GetSection(SecurityOptions.Section), o => o.ErrorOnUnknownConfiguration = true)
+            .ValidateOnStart();
+        services.AddSingleton<IValidateOptions<SecurityOptions>, SecurityOptionsValidator>();
+    }
+
+    private static void AddSecurity(IServiceCollection services)
+    {
+        services.AddSingleton<ApiKeyTable>();
+        services.AddSingleton(provider => ClientCertificateAuthorities.From(provider.GetRequiredService<IOptions<ServerOptions>>().Value));
+        services.AddSingleton(provider => new ClientCertificateVerdicts(provider.GetRequiredService<ClientCertificateAuthorities>(), TimeProvider.System));
+        services.AddSingleton<ICertificateValidationCache>(provider => provider.GetRequiredService<ClientCertificateVerdicts>());
+
+        // Authentication without AddAuthentication()'s data protection (which creates and stores
+        // a key ring at start): neither scheme signs or encrypts anything.
+        services.AddAuthenticationCore();
+        services.AddWebEncoders();
+        services.TryAddSingleton(TimeProvider.System);
+        new AuthenticationBuilder(services)
+            .AddScheme<ApiKeyAuthenticationOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null)
+            .AddCertificate();
+        services.AddOptions<CertificateAuthenticationOptions>(CertificateAuthenticationDefaults.AuthenticationScheme)
+            .Configure<ClientCertificateAuthorities>((certificate, authorities) =>
+            {
+                // The configured CA only (never the machine's store), a chain to it, the
+                // client-authentication usage, the validity period; no revocation check.
+                certificate.AllowedCertificateTypes = CertificateTypes.Chained;
+                certificate.ChainTrustValidationMode = System.Security.Cryptography.X509Certificates.X509ChainTrustMode.CustomRootTrust;
+                certificate.CustomTrustStore = authorities.Roots;
+                certificate.AdditionalChainCertificates = authorities.Intermediates;
+                certificate.RevocationMode = System.Security.Cryptography.X509Certificates.X509RevocationMode.NoCheck;
+                certificate.ValidateCertificateUse = true;
+                certificate.ValidateValidityPeriod = true;
+                certificate.Events = new CertificateAuthenticationEvents { OnCertificateValidated = ClientCertificateVerdicts.RequireClientAuthenticationUsage };
+            });
+
+        services.AddAuthorization();
+        services.AddOptions<AuthorizationOptions>().Configure<IOptions<SecurityOptions>, IOptions<ServerOptions>>(
+            (authorization, security, server) => FiberManagerAccess.AddPolicies(authorization, security.Value, server.Value));
+        services.AddSingleton<Microsoft.AspNetCore.Authorization.IAuthorizationMiddlewareResultHandler, GrpcAuthorizationResultHandler>();
+        services.AddRateLimiter(o => o.AddPolicy<string, ApiKeyRateLimiterPolicy>(FiberManagerAccess.RateLimitPolicy));
+    }
+
+    private static void ConfigureKestrel(WebHostBuilderContext context, KestrelServerOptions kestrel)
+    {
+        var configuration = context.Configuration;
+        var server = configuration.GetSection(ServerOptions.Section).Get<ServerOptions>() ?? new ServerOptions();
+        kestrel.AddServerHeader = false;
+        kestrel.Limits.Http2.MaxStreamsPerConnection = Math.Max(1, server.MaxStreamsPerConnection);
+
+        // Subscribe and Watch streams are long-lived and may be quiet for a long time.
+        kestrel.Limits.MinRequestBodyDataRate = null;
+        kestrel.Limits.MinResponseDataRate = null;
+        kestrel.Limits.KeepAliveTimeout = TimeSpan.FromMinutes(10);
+
+        // gRPC is HTTP/2: on a cleartext endpoint, Kestrel's default (HTTP/1.1 and HTTP/2) would
+        // silently serve HTTP/1.1 only. Kestrel:EndpointDefaults:Protocols or an endpoint's own
+        // Protocols still override this.
+        if (string.IsNullOrEmpty(configuration["Kestrel:EndpointDefaults:Protocols"]))
+        {
+            kestrel.ConfigureEndpointDefaults(static listen => listen.Protocols = HttpProtocols.Http2);
+        }
+
+        if (!string.IsNullOrEmpty(server.CertificatePath))
+        {
+            var certificate = CertificateLoader.Load(server.CertificatePath, server.CertificateKeyPathOrPassword);
+            kestrel.ConfigureHttpsDefaults(https =>
+            {
+                https.ServerCertificate = certificate;
+                if (server.ClientCertificateMode != ClientCertificateMode.None)
+                {
+                    // Ask for a client certificate but never fail the handshake over it: the
+                    // certificate authentication handler checks it on every call, and a refused
+                    // caller gets UNAUTHENTICATED, a status it can read, not a reset connection.
+                    https.ClientCertificateMode = Microsoft.AspNetCore.Server.Kestrel.Https.ClientCertificateMode.AllowCertificate;
+                    https.AllowAnyClientCertificate();
+                    https.CheckCertificateRevocation = false;
+                }
+            });
+        }
+
+        if (!HasListenAddress(configuration))
+        {
+            kestrel.Listen(IPAddress.Loopback, ServerOptions.DefaultPort);
+        }
     }
 
     /// <summary>Checks the values, and that every key under <c>FiberManager</c> is a known option (a typo fails the start instead of being ignored).</summary>
@@ -155,10 +229,28 @@ public static class FiberManagerServiceExtensions
         }
     }
 
-    private sealed class ServerOptionsValidator : IValidateOptions<ServerOptions>
+    /// <summary>Checks the values, and that every key under <c>FiberManager:Server</c> is a known option.</summary>
+    private sealed class ServerOptionsValidator(IConfigurationSection section) : IValidateOptions<ServerOptions>
     {
-        public ValidateOptionsResult Validate(string? name, ServerOptions options) =>
-            options.GetErrors() is { Count: > 0 } errors ? ValidateOptionsResult.Fail(errors) : ValidateOptionsResult.Success;
+        private static readonly HashSet<string> s_known = new(typeof(ServerOptions).GetProperties().Where(p => p.CanWrite).Select(p => p.Name), StringComparer.OrdinalIgnoreCase);
+
+        public ValidateOptionsResult Validate(string? name, ServerOptions options)
+        {
+            var errors = new List<string>(options.GetErrors());
+            foreach (var child in section.GetChildren())
+            {
+                if (string.Equals(child.Key, "Url", StringComparison.OrdinalIgnoreCase))
+                {
+                    errors.Add($"{ServerOptions.Section}:Url is no longer read: set the listen address the ASP.NET Core way (--urls, ASPNETCORE_URLS, ASPNETCORE_HTTP_PORTS or Kestrel:Endpoints).");
+                }
+                else if (!s_known.Contains(child.Key))
+                {
+                    errors.Add($"{ServerOptions.Section}:{child.Key} is not a FiberManager:Server option (known: {string.Join(", ", s_known.Order(StringComparer.Ordinal))}).");
+                }
+            }
+
+            return errors.Count > 0 ? ValidateOptionsResult.Fail(errors) : ValidateOptionsResult.Success;
+        }
     }
 
     private sealed class SecurityOptionsValidator : IValidateOptions<SecurityOptions>

@@ -7,11 +7,11 @@ namespace FiberManager.Service.Hosting;
 /// Ties the manager to the host. When the host starts stopping (health turns NOT_SERVING at the
 /// same moment), the manager stops admitting, interrupts every fiber with grace and delivers
 /// every terminated event, so open Subscribe streams end with their terminated event and OK
-/// while Kestrel is still serving them. Hosted services stop in reverse order, so this runs
-/// before Kestrel drains; once the manager is done, <see cref="ServerDrain"/> ends whatever
-/// streams are left.
+/// while Kestrel is still serving them. Hosted services stop in reverse order of registration,
+/// and Kestrel's was registered first: <see cref="StopAsync"/> waits for the manager before
+/// Kestrel stops.
 /// </summary>
-internal sealed class ManagerLifetime(FiberSupervisor<V1.Payload, V1.Payload> manager, IHostApplicationLifetime lifetime, ServerDrain drain) : IHostedService
+internal sealed class ManagerLifetime(FiberSupervisor<V1.Payload, V1.Payload> manager, IHostApplicationLifetime lifetime) : IHostedService
 {
     private Task _shutdown = Task.CompletedTask;
 
@@ -21,15 +21,5 @@ internal sealed class ManagerLifetime(FiberSupervisor<V1.Payload, V1.Payload> ma
         return Task.CompletedTask;
     }
 
-    public async Task StopAsync(CancellationToken cancellationToken)
-    {
-        try
-        {
-            await _shutdown.WaitAsync(cancellationToken).ConfigureAwait(false);
-        }
-        finally
-        {
-            drain.Signal();
-        }
-    }
+    public Task StopAsync(CancellationToken cancellationToken) => _shutdown.WaitAsync(cancellationToken);
 }

@@ -22,15 +22,21 @@ public enum ClientCertificateMode
 
 /// <summary>
 /// The network side of the service, bound from <c>FiberManager:Server</c>
-/// (environment: <c>FiberManager__Server__Url</c> and so on).
+/// (environment: <c>FiberManager__Server__MaxMessageSize</c> and so on). Where the service
+/// listens is ASP.NET Core's own setting (<c>--urls</c>, <c>ASPNETCORE_URLS</c>,
+/// <c>ASPNETCORE_HTTP_PORTS</c>, <c>Kestrel:Endpoints</c>); with none of them,
+/// <see cref="DefaultAddress"/>.
 /// </summary>
 public sealed class ServerOptions
 {
     /// <summary>The configuration section.</summary>
     public const string Section = "FiberManager:Server";
 
-    /// <summary>Where to listen (default <c>http://127.0.0.1:50051</c>: cleartext HTTP/2 on localhost). Use <c>http://0.0.0.0:50051</c> in a container; <c>https://…</c> needs <see cref="CertificatePath"/>.</summary>
-    public string Url { get; set; } = "http://127.0.0.1:50051";
+    /// <summary>The port the service listens on when no listen address is configured, and the container's.</summary>
+    public const int DefaultPort = 50051;
+
+    /// <summary>Where the service listens when no listen address is configured: cleartext HTTP/2 on the loopback interface.</summary>
+    public const string DefaultAddress = "http://127.0.0.1:50051";
 
     /// <summary>The largest request or response message in bytes (default 4 MiB); larger ones get RESOURCE_EXHAUSTED.</summary>
     public int MaxMessageSize { get; set; } = 4 * 1024 * 1024;
@@ -58,7 +64,10 @@ public sealed class ServerOptions
     /// <summary>How long the host waits on shutdown (default 30 s). It should exceed the fiber grace period.</summary>
     public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
-    /// <summary>A PEM or PFX certificate for TLS (empty: cleartext h2c).</summary>
+    /// <summary>
+    /// A PEM or PFX certificate for the TLS endpoints (<c>https://</c> listen addresses): Kestrel's
+    /// default certificate. Empty: no default certificate (an https address then needs one of its own in <c>Kestrel:Endpoints</c>).
+    /// </summary>
     public string? CertificatePath { get; set; }
 
     /// <summary>The PEM private key file, or the PFX password.</summary>
@@ -80,15 +89,6 @@ public sealed class ServerOptions
     public IReadOnlyList<string> GetErrors()
     {
         var errors = new List<string>();
-        if (!Uri.TryCreate(Url, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps))
-        {
-            errors.Add($"{Section}:Url must be an absolute http:// or https:// URL (got '{Url}').");
-        }
-        else if (uri.Scheme == Uri.UriSchemeHttps && string.IsNullOrEmpty(CertificatePath))
-        {
-            errors.Add($"{Section}:Url is https but {Section}:CertificatePath is not set.");
-        }
-
         if (MaxMessageSize < 1024 || MaxMessageSize > 64 * 1024 * 1024)
         {
             errors.Add($"{Section}:MaxMessageSize must be between 1 KiB and 64 MiB (got {MaxMessageSize}).");
@@ -109,9 +109,23 @@ public sealed class ServerOptions
             errors.Add($"{Section}:ShutdownTimeout must not be negative (got {ShutdownTimeout}).");
         }
 
-        if (!string.IsNullOrEmpty(CertificatePath) && !File.Exists(CertificatePath))
+        if (!string.IsNullOrEmpty(CertificatePath))
         {
-            errors.Add($"{Section}:CertificatePath '{CertificatePath}' does not exist.");
+            if (!File.Exists(CertificatePath))
+            {
+                errors.Add($"{Section}:CertificatePath '{CertificatePath}' does not exist.");
+            }
+            else
+            {
+                try
+                {
+                    CertificateLoader.Load(CertificatePath, CertificateKeyPathOrPassword).Dispose();
+                }
+                catch (Exception e) when (e is System.Security.Cryptography.CryptographicException or IOException or UnauthorizedAccessException or ArgumentException)
+                {
+                    errors.Add($"{Section}:CertificatePath '{CertificatePath}' is not a usable certificate with its key ({Section}:CertificateKeyPathOrPassword): {e.Message.ReplaceLineEndings(" ").Trim()}");
+                }
+            }
         }
 
         errors.AddRange(GetClientCertificateErrors());
@@ -139,9 +153,9 @@ public sealed class ServerOptions
             return errors;
         }
 
-        if (string.IsNullOrEmpty(CertificatePath) || !Url.StartsWith("https://", StringComparison.OrdinalIgnoreCase))
+        if (string.IsNullOrEmpty(CertificatePath))
         {
-            errors.Add($"{Section}:ClientCertificateMode {ClientCertificateMode} needs TLS: an https Url and a server certificate in {Section}:CertificatePath.");
+            errors.Add($"{Section}:ClientCertificateMode {ClientCertificateMode} needs TLS: a server certificate in {Section}:CertificatePath and an https listen address.");
         }
 
         if (!hasAuthority)

@@ -1,8 +1,8 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using System.Runtime.CompilerServices;
-using FiberManager.Protocol;
 using FiberManager.Protocol.V1;
+using Grpc.Core;
 
 namespace FiberManager.Service.Telemetry;
 
@@ -61,9 +61,9 @@ internal static class ServiceDiagnostics
 }
 
 /// <summary>
-/// Per-method RPC telemetry, owned by one call handler: a server span named
-/// <c>service/method</c> (parent: the request's W3C <c>traceparent</c>/<c>tracestate</c>) and the
-/// <c>rpc.server.duration</c> histogram.
+/// Per-method RPC telemetry (one instance per method, kept by <see cref="RpcTelemetryInterceptor"/>):
+/// a server span named <c>service/method</c> (parent: the request's W3C
+/// <c>traceparent</c>/<c>tracestate</c>) and the <c>rpc.server.duration</c> histogram.
 /// </summary>
 internal sealed class RpcTelemetry
 {
@@ -117,7 +117,7 @@ internal sealed class RpcTelemetry
         return new RpcCallTelemetry(this, activity, Stopwatch.GetTimestamp());
     }
 
-    internal void Stop(Activity? activity, long started, GrpcStatusCode code, Exception? exception)
+    internal void Stop(Activity? activity, long started, StatusCode code, Exception? exception)
     {
         if (ServiceDiagnostics.RpcServerDuration.Enabled)
         {
@@ -137,7 +137,7 @@ internal sealed class RpcTelemetry
         }
 
         activity.SetTag(ServiceTelemetryNames.RpcGrpcStatusCodeTag, (int)code);
-        if (code != GrpcStatusCode.Ok)
+        if (code != StatusCode.OK)
         {
             activity.SetStatus(ActivityStatusCode.Error, code.ToString());
             if (exception is not null)
@@ -153,7 +153,7 @@ internal sealed class RpcTelemetry
 /// <summary>One call's span and start time; <see cref="Stop"/> records the status once.</summary>
 internal readonly struct RpcCallTelemetry(RpcTelemetry owner, Activity? activity, long started)
 {
-    public void Stop(GrpcStatusCode code, Exception? exception = null) => owner.Stop(activity, started, code, exception);
+    public void Stop(StatusCode code, Exception? exception = null) => owner.Stop(activity, started, code, exception);
 }
 
 /// <summary>

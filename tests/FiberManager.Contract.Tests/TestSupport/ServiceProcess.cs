@@ -71,7 +71,7 @@ internal sealed class ServiceProcess : IAsyncDisposable
             "dotnet",
             [
                 dll,
-                $"--FiberManager:Server:Url=http://127.0.0.1:{port.ToString(CultureInfo.InvariantCulture)}",
+                $"--urls=http://127.0.0.1:{port.ToString(CultureInfo.InvariantCulture)}",
                 $"--FiberManager:MaxConcurrentFibers={MaxConcurrentFibers.ToString(CultureInfo.InvariantCulture)}",
             ],
             RepositoryRoot.Path,

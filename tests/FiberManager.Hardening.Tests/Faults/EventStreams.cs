@@ -48,4 +48,11 @@ internal static class EventStreams
 
     public static IEnumerable<V1.Payload> Outputs(IEnumerable<V1.FiberEvent> events) =>
         events.Where(e => e.EventCase == V1.FiberEvent.EventOneofCase.Output).Select(e => e.Output);
+
+    /// <summary>A raw Subscribe stream (for subscribers that stall, reset or lose their connection), once its first event is on the way.</summary>
+    public static Task<RawStream> SubscribeAsync(this RawGrpcClient raw, string fiberId, ulong fromSequence = 0) =>
+        raw.OpenStreamAsync(RawGrpcClient.SubscribePath, new V1.SubscribeRequest { FiberId = fiberId, FromSequence = fromSequence });
+
+    /// <summary>The next event of a raw Subscribe stream, or null at its end.</summary>
+    public static Task<V1.FiberEvent?> ReadEventAsync(this RawStream stream) => stream.ReadAsync(V1.FiberEvent.Parser);
 }

@@ -48,9 +48,9 @@ public sealed class ShutdownFaultTests(Xunit.Abstractions.ITestOutputHelper outp
 
             return events;
         });
-        using var raw = new RawStreamClient(host.Host.Address);
+        using var raw = new RawGrpcClient(host.Host.Address);
         using var stalled = stalledSubscriber ? await raw.SubscribeAsync("flood") : null;
-        RawEventStream? stalledOnBig = null;
+        RawStream? stalledOnBig = null;
         if (stalledSubscriber)
         {
             // 2 MiB of outputs to a subscriber that never reads: its HTTP/2 windows are certainly full.
