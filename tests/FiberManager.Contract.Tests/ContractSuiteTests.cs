@@ -33,7 +33,7 @@ public sealed class ContractSuiteTests(ITestOutputHelper output)
             service,
             Python,
             ["tests/contract/python/test_shutdown.py"],
-            new Dictionary<string, string> { ["FM_SERVER_PID"] = service.Process.Id.ToString(CultureInfo.InvariantCulture) });
+            new Dictionary<string, string?> { ["FM_SERVER_PID"] = service.Process.Id.ToString(CultureInfo.InvariantCulture) });
 
         Assert.True(await service.Process.WaitForExitAsync(s_shutdownTimeout), $"The service did not stop within {s_shutdownTimeout.TotalSeconds} s of SIGTERM:\n{service.Process.Output}");
         Assert.True(service.Process.ExitCode == 0, $"The service exited with {service.Process.ExitCode} after SIGTERM:\n{service.Process.Output}");
@@ -53,9 +53,9 @@ public sealed class ContractSuiteTests(ITestOutputHelper output)
         await RunSuiteAsync(service, "bash", ["tests/contract/buf/smoke.sh"]);
     }
 
-    private async Task RunSuiteAsync(ServiceProcess service, string fileName, string[] arguments, Dictionary<string, string>? environment = null)
+    private async Task RunSuiteAsync(ServiceProcess service, string fileName, string[] arguments, Dictionary<string, string?>? environment = null)
     {
-        var variables = new Dictionary<string, string>
+        var variables = new Dictionary<string, string?>
         {
             ["FM_TARGET"] = service.Target,
             ["FM_URL"] = service.Url,

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using FiberManager.Protocol;
 using FiberManager.Protocol.V1;
 using Google.Protobuf.WellKnownTypes;
+using Grpc.Health.V1;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -73,6 +74,37 @@ public sealed class ShutdownTests
         {
             await reader.DisposeAsync();
         }
+    }
+
+    /// <summary>
+    /// Health turns NOT_SERVING the moment the host starts stopping (ApplicationStopping, while
+    /// Kestrel still serves): Check says so for the server and the service, and an open Watch
+    /// stream receives NOT_SERVING and ends with OK.
+    /// </summary>
+    [Fact]
+    public async Task HostStopping_HealthCheckNotServing_WatchSeesNotServingThenEndsOk()
+    {
+        var host = await StartHostAsync();
+        await using var _ = host;
+        using var raw = new RawGrpcClient(host.Address);
+        using var watch = await raw.OpenStreamAsync("/grpc.health.v1.Health/Watch", new HealthCheckRequest { Service = "fibermanager.v1.FiberManager" });
+        Assert.Equal(HealthCheckResponse.Types.ServingStatus.Serving, (await watch.ReadAsync(HealthCheckResponse.Parser))!.Status);
+        Assert.Equal(HealthCheckResponse.Types.ServingStatus.Serving, await CheckAsync(raw, string.Empty));
+
+        host.App.Services.GetRequiredService<IHostApplicationLifetime>().StopApplication();
+
+        var (updates, status) = await watch.ReadToEndAsync(HealthCheckResponse.Parser);
+        Assert.Equal([HealthCheckResponse.Types.ServingStatus.NotServing], updates.Select(u => u.Status));
+        Assert.Equal("0", status);
+        Assert.Equal(HealthCheckResponse.Types.ServingStatus.NotServing, await CheckAsync(raw, string.Empty));
+        Assert.Equal(HealthCheckResponse.Types.ServingStatus.NotServing, await CheckAsync(raw, "fibermanager.v1.FiberManager"));
+    }
+
+    private static async Task<HealthCheckResponse.Types.ServingStatus> CheckAsync(RawGrpcClient raw, string service)
+    {
+        var result = await raw.CallAsync("/grpc.health.v1.Health/Check", new HealthCheckRequest { Service = service });
+        Assert.Equal(global::Grpc.Core.StatusCode.OK, result.Status);
+        return result.Single(HealthCheckResponse.Parser).Status;
     }
 
     [Fact]

@@ -185,7 +185,7 @@ public static class FiberManagerServiceExtensions
 
         if (!string.IsNullOrEmpty(server.CertificatePath))
         {
-            var certificate = CertificateLoader.Load(server.CertificatePath, server.CertificateKeyPathOrPassword);
+            var certificate = server.LoadCertificate();
             kestrel.ConfigureHttpsDefaults(https =>
             {
                 https.ServerCertificate = certificate;

@@ -6,10 +6,10 @@ namespace FiberManager.Service.Hosting;
 /// <summary>
 /// Ties the manager to the host. When the host starts stopping (health turns NOT_SERVING at the
 /// same moment), the manager stops admitting, interrupts every fiber with grace and delivers
-/// every terminated event, so open Subscribe streams end with their terminated event and OK
-/// while Kestrel is still serving them. Hosted services stop in reverse order of registration,
-/// and Kestrel's was registered first: <see cref="StopAsync"/> waits for the manager before
-/// Kestrel stops.
+/// every terminated event, so open Subscribe streams end with their terminated event and OK.
+/// WebApplication registers Kestrel's hosted service last, so it is the first to stop: it stops
+/// accepting calls and waits for the open ones, which end as the manager ends their fibers;
+/// <see cref="StopAsync"/> then waits for the manager to finish, within the host's shutdown timeout.
 /// </summary>
 internal sealed class ManagerLifetime(FiberSupervisor<V1.Payload, V1.Payload> manager, IHostApplicationLifetime lifetime) : IHostedService
 {

@@ -85,6 +85,20 @@ public sealed class ServerOptions
     /// <summary>Put exception messages of unexpected errors in <c>grpc-message</c> (default off: "Internal error").</summary>
     public bool DetailedErrors { get; set; }
 
+    /// <summary>Loads <see cref="CertificatePath"/> with its key.</summary>
+    /// <exception cref="InvalidOperationException">The file is not a usable certificate (the message names the option).</exception>
+    internal System.Security.Cryptography.X509Certificates.X509Certificate2 LoadCertificate()
+    {
+        try
+        {
+            return CertificateLoader.Load(CertificatePath!, CertificateKeyPathOrPassword);
+        }
+        catch (Exception e) when (e is System.Security.Cryptography.CryptographicException or IOException or UnauthorizedAccessException or ArgumentException)
+        {
+            throw new InvalidOperationException($"{Section}:CertificatePath '{CertificatePath}' is not a usable certificate with its key ({Section}:CertificateKeyPathOrPassword): {e.Message.ReplaceLineEndings(" ").Trim()}", e);
+        }
+    }
+
     /// <summary>Every problem with the options (empty when valid).</summary>
     public IReadOnlyList<string> GetErrors()
     {
@@ -119,11 +133,11 @@ public sealed class ServerOptions
             {
                 try
                 {
-                    CertificateLoader.Load(CertificatePath, CertificateKeyPathOrPassword).Dispose();
+                    LoadCertificate().Dispose();
                 }
-                catch (Exception e) when (e is System.Security.Cryptography.CryptographicException or IOException or UnauthorizedAccessException or ArgumentException)
+                catch (InvalidOperationException e)
                 {
-                    errors.Add($"{Section}:CertificatePath '{CertificatePath}' is not a usable certificate with its key ({Section}:CertificateKeyPathOrPassword): {e.Message.ReplaceLineEndings(" ").Trim()}");
+                    errors.Add(e.Message);
                 }
             }
         }

@@ -5,8 +5,8 @@ namespace FiberManager.Contract.Tests.TestSupport;
 
 /// <summary>
 /// A child process whose stdout and stderr are collected (interleaved, bounded to the last
-/// <see cref="MaxOutputChars"/> characters) for failure messages. Disposing kills it and its
-/// children by its PID if it is still running.
+/// <see cref="MaxOutputChars"/> characters) for failure messages, and stderr on its own too.
+/// Disposing kills it and its children by its PID if it is still running.
 /// </summary>
 internal sealed class ChildProcess : IAsyncDisposable
 {
@@ -14,6 +14,7 @@ internal sealed class ChildProcess : IAsyncDisposable
 
     private readonly Process _process;
     private readonly StringBuilder _output = new();
+    private readonly StringBuilder _error = new();
     private readonly Lock _lock = new();
 
     private ChildProcess(Process process)
@@ -39,7 +40,20 @@ internal sealed class ChildProcess : IAsyncDisposable
         }
     }
 
-    public static ChildProcess Start(string fileName, IEnumerable<string> arguments, string workingDirectory, IReadOnlyDictionary<string, string>? environment = null)
+    /// <summary>Everything the process wrote to standard error so far.</summary>
+    public string StandardError
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _error.ToString();
+            }
+        }
+    }
+
+    /// <summary>Starts the process; an <paramref name="environment"/> entry with a null value removes that variable.</summary>
+    public static ChildProcess Start(string fileName, IEnumerable<string> arguments, string workingDirectory, IReadOnlyDictionary<string, string?>? environment = null)
     {
         var startInfo = new ProcessStartInfo(fileName)
         {
@@ -54,15 +68,22 @@ internal sealed class ChildProcess : IAsyncDisposable
             startInfo.ArgumentList.Add(argument);
         }
 
-        foreach (var (key, value) in environment ?? new Dictionary<string, string>())
+        foreach (var (key, value) in environment ?? new Dictionary<string, string?>())
         {
-            startInfo.Environment[key] = value;
+            if (value is null)
+            {
+                startInfo.Environment.Remove(key);
+            }
+            else
+            {
+                startInfo.Environment[key] = value;
+            }
         }
 
         var process = new Process { StartInfo = startInfo };
         var child = new ChildProcess(process);
         process.OutputDataReceived += (_, e) => child.Append(e.Data);
-        process.ErrorDataReceived += (_, e) => child.Append(e.Data);
+        process.ErrorDataReceived += (_, e) => child.Append(e.Data, error: true);
         if (!process.Start())
         {
             throw new InvalidOperationException($"Could not start {fileName}.");
@@ -108,7 +129,7 @@ internal sealed class ChildProcess : IAsyncDisposable
         _process.Dispose();
     }
 
-    private void Append(string? line)
+    private void Append(string? line, bool error = false)
     {
         if (line is null)
         {
@@ -117,6 +138,11 @@ internal sealed class ChildProcess : IAsyncDisposable
 
         lock (_lock)
         {
+            if (error && _error.Length < MaxOutputChars)
+            {
+                _error.AppendLine(line);
+            }
+
             _output.AppendLine(line);
             if (_output.Length > MaxOutputChars)
             {

@@ -58,25 +58,25 @@ internal sealed class ServiceProcess : IAsyncDisposable
         }
     }
 
-    public static async Task<ServiceProcess> StartAsync()
+    /// <summary>The service on a free port (<c>--urls</c>) with the contract suites' concurrency limit, once SERVING.</summary>
+    public static Task<ServiceProcess> StartAsync()
     {
-        var dll = ServiceDll;
-        if (!File.Exists(dll))
-        {
-            throw new FileNotFoundException($"{dll} is missing: build the solution first (scripts/test.sh does).", dll);
-        }
-
         var port = FreePort();
-        var process = ChildProcess.Start(
-            "dotnet",
+        return StartAsync(
+            port,
             [
-                dll,
                 $"--urls=http://127.0.0.1:{port.ToString(CultureInfo.InvariantCulture)}",
                 $"--FiberManager:MaxConcurrentFibers={MaxConcurrentFibers.ToString(CultureInfo.InvariantCulture)}",
-            ],
-            RepositoryRoot.Path,
-            new Dictionary<string, string> { ["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1", ["DOTNET_NOLOGO"] = "1" });
-        var service = new ServiceProcess(process, port);
+            ]);
+    }
+
+    /// <summary>
+    /// The service started with <paramref name="arguments"/> and <paramref name="environment"/>
+    /// (which must make it listen on 127.0.0.1:<paramref name="port"/>), once SERVING there over h2c.
+    /// </summary>
+    public static async Task<ServiceProcess> StartAsync(int port, IEnumerable<string> arguments, IReadOnlyDictionary<string, string?>? environment = null)
+    {
+        var service = new ServiceProcess(Run(arguments, environment), port);
         try
         {
             await service.WaitUntilServingAsync();
@@ -89,9 +89,39 @@ internal sealed class ServiceProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Starts the service binary without waiting for anything. The listen-address variables of the
+    /// test's own environment are removed first (what <paramref name="environment"/> sets wins).
+    /// </summary>
+    public static ChildProcess Run(IEnumerable<string> arguments, IReadOnlyDictionary<string, string?>? environment = null)
+    {
+        var dll = ServiceDll;
+        if (!File.Exists(dll))
+        {
+            throw new FileNotFoundException($"{dll} is missing: build the solution first (scripts/test.sh does).", dll);
+        }
+
+        var variables = new Dictionary<string, string?>
+        {
+            ["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1",
+            ["DOTNET_NOLOGO"] = "1",
+            ["ASPNETCORE_URLS"] = null,
+            ["ASPNETCORE_HTTP_PORTS"] = null,
+            ["ASPNETCORE_HTTPS_PORTS"] = null,
+            ["DOTNET_URLS"] = null,
+        };
+        foreach (var (key, value) in environment ?? new Dictionary<string, string?>())
+        {
+            variables[key] = value;
+        }
+
+        return ChildProcess.Start("dotnet", [dll, .. arguments], RepositoryRoot.Path, variables);
+    }
+
     public ValueTask DisposeAsync() => Process.DisposeAsync();
 
-    private static int FreePort()
+    /// <summary>A port nothing listens on right now (the OS picks it).</summary>
+    public static int FreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
