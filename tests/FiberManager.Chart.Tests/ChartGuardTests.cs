@@ -21,7 +21,7 @@ public class ChartGuardTests
         { "SIGKILL before shutdown ends", ["--set", "server.shutdownTimeout=00:01:00"], "terminationGracePeriodSeconds (45) must exceed" },
         { "preStop eats the grace period", ["--set", "lifecycle.preStopSleepSeconds=20"], "terminationGracePeriodSeconds (45) must exceed" },
         { "FiberManager__ through extraEnv", ["--set", "extraEnv[0].name=FiberManager__MaxLabels", "--set", "extraEnv[0].value=1"], "extraEnv.0.name" },
-        { "FiberManager: through extraEnv", ["--set", "extraEnv[0].name=fibermanager:Server:Url", "--set", "extraEnv[0].value=x"], "extraEnv.0.name" },
+        { "FiberManager: through extraEnv", ["--set", "extraEnv[0].name=fibermanager:Server:MaxMessageSize", "--set", "extraEnv[0].value=x"], "extraEnv.0.name" },
         { "TLS without a Secret", ["--set", "tls.enabled=true"], "tls.enabled needs tls.secretName" },
         { "TLS with both PEM key and PFX password", ["--set", "tls.enabled=true", "--set", "tls.secretName=s", "--set", "tls.pfxPasswordSecret.name=p", "--set", "tls.pfxPasswordSecret.key=k"], "not both" },
         { "mTLS without TLS", ["--set", "tls.clientCertificateMode=Require", "--set", "tls.clientCa.secretName=ca"], "tls.clientCertificateMode Require needs tls.enabled" },

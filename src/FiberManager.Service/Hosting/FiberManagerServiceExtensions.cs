@@ -175,6 +175,9 @@ public static class FiberManagerServiceExtensions
         kestrel.Limits.MinResponseDataRate = null;
         kestrel.Limits.KeepAliveTimeout = TimeSpan.FromMinutes(10);
 
+        // A stream's body is a sequence of messages, each limited by GrpcServiceOptions.MaxReceiveMessageSize.
+        kestrel.Limits.MaxRequestBodySize = null;
+
         // gRPC is HTTP/2: on a cleartext endpoint, Kestrel's default (HTTP/1.1 and HTTP/2) would
         // silently serve HTTP/1.1 only. Kestrel:EndpointDefaults:Protocols or an endpoint's own
         // Protocols still override this.
