@@ -42,6 +42,12 @@ public static class FiberManagerServiceExtensions
     /// and Kestrel: HTTP/2 on every endpoint, the listen address
     /// <see cref="ServerOptions.DefaultAddress"/> unless one is configured the ASP.NET Core way.
     /// </summary>
+    /// <remarks>
+    /// "Configured" means <c>urls</c>, <c>http_ports</c>, <c>https_ports</c> or
+    /// <c>Kestrel:Endpoints</c> in configuration (<c>--urls</c>, <c>ASPNETCORE_URLS</c>,
+    /// <c>UseUrls</c>, ...). A host that adds Kestrel endpoints in code instead should also set
+    /// <c>urls</c>, or the service listens on the default address as well.
+    /// </remarks>
     public static WebApplicationBuilder AddFiberManagerService(this WebApplicationBuilder builder)
     {
         ArgumentNullException.ThrowIfNull(builder);
@@ -90,6 +96,10 @@ public static class FiberManagerServiceExtensions
     /// Maps the FiberManager service (with its access policies), health, reflection, and an answer
     /// for every other request; puts authorization and rate limiting in the pipeline before them.
     /// </summary>
+    /// <remarks>
+    /// Call it after middleware of your own that must see the calls first. The fallback answers
+    /// every request no other endpoint serves (UNIMPLEMENTED for gRPC, a short text otherwise).
+    /// </remarks>
     public static WebApplication MapFiberManagerService(this WebApplication app)
     {
         ArgumentNullException.ThrowIfNull(app);
