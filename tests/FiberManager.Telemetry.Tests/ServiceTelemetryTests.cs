@@ -3,6 +3,7 @@ using FiberManager.Client;
 using FiberManager.Protocol;
 using FiberManager.Service.Telemetry;
 using Google.Protobuf.WellKnownTypes;
+using Grpc.Core;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace FiberManager.Telemetry.Tests;
@@ -50,8 +51,8 @@ public sealed class ServiceTelemetryTests : IAsyncLifetime
     [Fact]
     public async Task FailingRpc_RecordsStatusCode_AndErrorStatus()
     {
-        var error = await Assert.ThrowsAsync<GrpcStatusException>(() => _host.Client.GetStatusAsync("no-such-fiber-1"));
-        Assert.Equal(GrpcStatusCode.NotFound, error.StatusCode);
+        var error = await Assert.ThrowsAsync<RpcException>(() => _host.Client.GetStatusAsync("no-such-fiber-1"));
+        Assert.Equal(StatusCode.NotFound, error.StatusCode);
 
         var span = await _spans.WaitForAsync(a => a.DisplayName == $"{Service}/GetStatus");
         Assert.Equal((int)GrpcStatusCode.NotFound, span.GetTagItem(ServiceTelemetryNames.RpcGrpcStatusCodeTag));
@@ -93,8 +94,6 @@ public sealed class ServiceTelemetryTests : IAsyncLifetime
         Assert.Null(telemetry.MeterProvider);
     }
 
-    private static GrpcCallOptions WithTraceparent(ActivityContext context) => new()
-    {
-        Headers = new Dictionary<string, string> { ["traceparent"] = $"00-{context.TraceId.ToHexString()}-{context.SpanId.ToHexString()}-01" },
-    };
+    private static CallOptions WithTraceparent(ActivityContext context) => new(
+        headers: new Metadata { { "traceparent", $"00-{context.TraceId.ToHexString()}-{context.SpanId.ToHexString()}-01" } });
 }
