@@ -4,7 +4,7 @@ using Grpc.Core;
 namespace FiberManager.Client;
 
 /// <summary>An immutable, checked copy of <see cref="FiberManagerClientOptions"/>, taken when a client is created.</summary>
-internal sealed record ClientSettings
+internal sealed class ClientSettings
 {
     private const string AuthorizationHeader = "authorization";
 

@@ -30,6 +30,11 @@ public static class FiberManagerClientServiceCollectionExtensions
             options.Configure(configure);
         }
 
+        if (services.Any(d => d.ServiceType == typeof(ClientSettings)))
+        {
+            return services; // registered before: this call only adds its configuration
+        }
+
         options.ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<FiberManagerClientOptions>, OptionsValidator>());
         services.TryAddSingleton(provider => ClientSettings.From(provider.GetRequiredService<IOptions<FiberManagerClientOptions>>().Value));

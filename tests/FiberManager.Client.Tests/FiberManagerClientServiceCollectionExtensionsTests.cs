@@ -65,6 +65,20 @@ public sealed class FiberManagerClientServiceCollectionExtensionsTests(SecuredSe
     }
 
     [Fact]
+    public async Task AddFiberManagerClient_CalledTwice_BothConfigurationsApply()
+    {
+        await using var provider = new ServiceCollection()
+            .AddFiberManagerClient(o => o.Address = fixture.Host.Address)
+            .AddFiberManagerClient(o => o.ApiKey = SecuredServiceFixture.Key)
+            .BuildServiceProvider();
+        var call = Ids.New("list");
+
+        Assert.NotEmpty(await provider.GetRequiredService<FiberManagerClient>().ListWorkflowsAsync(ServiceFixture.Marked(call)).DefaultTimeout());
+
+        Assert.Equal(["Bearer " + SecuredServiceFixture.Key], Assert.Single(fixture.Log.AttemptsOf(call)).Values("authorization"));
+    }
+
+    [Fact]
     public async Task AddFiberManagerClient_InvalidOptions_HostFailsToStartNamingEveryProblem()
     {
         var builder = Host.CreateApplicationBuilder();
