@@ -11,16 +11,18 @@ namespace FiberManager.Client.Tests;
 /// <summary><c>services.AddFiberManagerClient(...)</c>: a working client from the gRPC client factory, with the options applied.</summary>
 public sealed class FiberManagerClientServiceCollectionExtensionsTests(SecuredServiceFixture fixture) : IClassFixture<SecuredServiceFixture>
 {
+    private ServiceProvider ProviderWithTheKey() => new ServiceCollection()
+        .AddFiberManagerClient(o =>
+        {
+            o.Address = fixture.Host.Address;
+            o.ApiKey = SecuredServiceFixture.Key;
+        })
+        .BuildServiceProvider();
+
     [Fact]
     public async Task AddFiberManagerClient_ResolvesAWorkingClient_SendingTheApiKey()
     {
-        await using var provider = new ServiceCollection()
-            .AddFiberManagerClient(o =>
-            {
-                o.Address = fixture.Host.Address;
-                o.ApiKey = SecuredServiceFixture.Key;
-            })
-            .BuildServiceProvider();
+        await using var provider = ProviderWithTheKey();
         var client = provider.GetRequiredService<FiberManagerClient>();
         var id = Ids.New("di");
         var start = Ids.New("start");
@@ -41,13 +43,7 @@ public sealed class FiberManagerClientServiceCollectionExtensionsTests(SecuredSe
     [Fact]
     public async Task AddFiberManagerClient_StartWithRequestIdRetried_StartWithoutNot()
     {
-        await using var provider = new ServiceCollection()
-            .AddFiberManagerClient(o =>
-            {
-                o.Address = fixture.Host.Address;
-                o.ApiKey = SecuredServiceFixture.Key;
-            })
-            .BuildServiceProvider();
+        await using var provider = ProviderWithTheKey();
         var client = provider.GetRequiredService<FiberManagerClient>();
         var id = Ids.New("di-retry");
 

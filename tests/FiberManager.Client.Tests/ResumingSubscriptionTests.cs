@@ -69,10 +69,8 @@ public sealed class ResumingSubscriptionTests(SmallReplayServiceFixture fixture)
     public async Task EventsLeftTheReplayWindowWhileDisconnected_GapForThemThenTheRest()
     {
         using var client = new FiberManagerClient(_proxy.Address);
-        var id = await StartEchoAsync();
-        await using var events = new Events(client.SubscribeAsync(id));
-        await SubmitAsync(id, 1, 1);
-        await events.ReadOutputsUntilAsync(1);
+        var (id, events) = await SubscribedAfterFirstOutputAsync(client);
+        await using var _ = events;
         var seen = events.Received[^1].Sequence;
 
         _proxy.Hold();
@@ -95,10 +93,8 @@ public sealed class ResumingSubscriptionTests(SmallReplayServiceFixture fixture)
     public async Task FiberEndsWhileDisconnected_TerminatedArrivesAfterTheResume_ThenTheStreamEnds()
     {
         using var client = new FiberManagerClient(_proxy.Address);
-        var id = await StartEchoAsync();
-        await using var events = new Events(client.SubscribeAsync(id));
-        await SubmitAsync(id, 1, 1);
-        await events.ReadOutputsUntilAsync(1);
+        var (id, events) = await SubscribedAfterFirstOutputAsync(client);
+        await using var _ = events;
 
         _proxy.Hold();
         _proxy.Cut();
@@ -114,9 +110,7 @@ public sealed class ResumingSubscriptionTests(SmallReplayServiceFixture fixture)
     [Fact]
     public async Task CutAgainAndAgain_EveryResumeThatBringsAnEventStartsTheCountAgain()
     {
-        var options = new FiberManagerClientOptions { Address = _proxy.Address };
-        options.SubscribeResume.MaxRetries = 1;
-        using var client = new FiberManagerClient(options);
+        using var client = new FiberManagerClient(FastRetries.Options(_proxy.Address, maxResumes: 1));
         var id = await StartEchoAsync();
         await using var events = new Events(client.SubscribeAsync(id));
         for (var i = 1; i <= 4; i++)
@@ -136,15 +130,9 @@ public sealed class ResumingSubscriptionTests(SmallReplayServiceFixture fixture)
     [Fact]
     public async Task ServiceUnreachable_GivesUpWithUnavailable()
     {
-        var options = new FiberManagerClientOptions { Address = _proxy.Address };
-        options.SubscribeResume.MaxRetries = 2;
-        options.SubscribeResume.InitialBackoff = TimeSpan.FromMilliseconds(1);
-        options.SubscribeResume.MaxBackoff = TimeSpan.FromMilliseconds(5);
-        using var client = new FiberManagerClient(options);
-        var id = await StartEchoAsync();
-        await using var events = new Events(client.SubscribeAsync(id));
-        await SubmitAsync(id, 1, 1);
-        await events.ReadOutputsUntilAsync(1);
+        using var client = new FiberManagerClient(FastRetries.Options(_proxy.Address, maxResumes: 2));
+        var (id, events) = await SubscribedAfterFirstOutputAsync(client);
+        await using var _ = events;
 
         _proxy.Refuse(true);
         _proxy.Cut();
@@ -157,11 +145,7 @@ public sealed class ResumingSubscriptionTests(SmallReplayServiceFixture fixture)
     [Fact]
     public async Task UnavailableOnEveryReopening_ExactlyMaxRetriesReopenings()
     {
-        var options = new FiberManagerClientOptions { Address = fixture.Host.Address };
-        options.SubscribeResume.MaxRetries = 3;
-        options.SubscribeResume.InitialBackoff = TimeSpan.FromMilliseconds(1);
-        options.SubscribeResume.MaxBackoff = TimeSpan.FromMilliseconds(5);
-        using var client = new FiberManagerClient(options);
+        using var client = new FiberManagerClient(FastRetries.Options(fixture.Host.Address, maxResumes: 3));
         var id = await StartEchoAsync();
         var call = Ids.New("subscribe");
 
@@ -176,13 +160,9 @@ public sealed class ResumingSubscriptionTests(SmallReplayServiceFixture fixture)
     [Fact]
     public async Task ResumeOff_ConnectionCut_Unavailable()
     {
-        var options = new FiberManagerClientOptions { Address = _proxy.Address };
-        options.SubscribeResume.MaxRetries = 0;
-        using var client = new FiberManagerClient(options);
-        var id = await StartEchoAsync();
-        await using var events = new Events(client.SubscribeAsync(id));
-        await SubmitAsync(id, 1, 1);
-        await events.ReadOutputsUntilAsync(1);
+        using var client = new FiberManagerClient(FastRetries.Options(_proxy.Address, maxResumes: 0));
+        var (id, events) = await SubscribedAfterFirstOutputAsync(client);
+        await using var _ = events;
 
         _proxy.Cut();
         var error = await Assert.ThrowsAsync<RpcException>(() => events.ReadOutputsUntilAsync(2));
@@ -204,6 +184,16 @@ public sealed class ResumingSubscriptionTests(SmallReplayServiceFixture fixture)
         Assert.Equal(StatusCode.NotFound, error.StatusCode);
         Assert.Equal(Protocol.ErrorReasons.FiberNotFound, error.GetReason());
         Assert.Single(fixture.Log.AttemptsOf(call));
+    }
+
+    /// <summary>A fresh echo fiber and <paramref name="client"/>'s subscription to it, which has delivered the output of input 1.</summary>
+    private async Task<(string Id, Events Events)> SubscribedAfterFirstOutputAsync(FiberManagerClient client)
+    {
+        var id = await StartEchoAsync();
+        var events = new Events(client.SubscribeAsync(id));
+        await SubmitAsync(id, 1, 1);
+        await events.ReadOutputsUntilAsync(1);
+        return (id, events);
     }
 
     private async Task<string> StartEchoAsync()

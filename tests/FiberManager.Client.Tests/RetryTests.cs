@@ -73,11 +73,7 @@ public sealed class RetryTests(ServiceFixture fixture) : IClassFixture<ServiceFi
     [Fact]
     public async Task Start_WithRequestId_UnavailableBeyondMaxRetries_FailsAfterMaxRetriesPlusOneAttempts()
     {
-        var options = new FiberManagerClientOptions { Address = fixture.Host.Address };
-        options.Retry.MaxRetries = 2;
-        options.Retry.InitialBackoff = TimeSpan.FromMilliseconds(1);
-        options.Retry.MaxBackoff = TimeSpan.FromMilliseconds(5);
-        using var client = new FiberManagerClient(options);
+        using var client = new FiberManagerClient(FastRetries.Options(fixture.Host.Address, maxRetries: 2));
         var call = Ids.New("start");
         var request = new StartRequest { FiberId = Ids.New("gives-up"), Workflow = "echo", RequestId = Ids.New("request") };
 
@@ -90,9 +86,7 @@ public sealed class RetryTests(ServiceFixture fixture) : IClassFixture<ServiceFi
     [Fact]
     public async Task Retry_MaxRetriesZero_NotRetried()
     {
-        var options = new FiberManagerClientOptions { Address = fixture.Host.Address };
-        options.Retry.MaxRetries = 0;
-        using var client = new FiberManagerClient(options);
+        using var client = new FiberManagerClient(FastRetries.Options(fixture.Host.Address, maxRetries: 0));
         var call = Ids.New("start");
         var request = new StartRequest { FiberId = Ids.New("no-retries"), Workflow = "echo", RequestId = Ids.New("request") };
 
