@@ -62,17 +62,25 @@ public sealed class FiberManagerClientOptions
     /// <summary>
     /// How Start and Submit calls that are safe to repeat are retried when the service is
     /// UNAVAILABLE: a Start with a <c>request_id</c> and a Submit with a <c>submit_id</c> (the
-    /// server recognises the repeat). Other calls are never retried. Applies to the client's own
+    /// server recognises the repeat). Other calls are never retried. Defaults: 4 retries from
+    /// 200 ms up to 5 s apart, within the call's deadline. Applies to the client's own
     /// connections; a client over your own channel uses that channel's retry policy.
     /// </summary>
     public FiberManagerRetryOptions Retry { get; } = new();
 
     /// <summary>
     /// How Subscribe reopens its stream after the connection broke (UNAVAILABLE, the stream or the
-    /// connection reset), from the last event sequence it delivered. The attempts count the
-    /// reopenings that fail before an event arrives; each event starts the count again.
+    /// connection reset), from the last event sequence it delivered. The retries count the
+    /// reopenings that fail before an event arrives; each event starts the count again. Defaults:
+    /// 8 retries from up to 500 ms to up to 10 s apart (about 20 s in all on average, at most 45 s:
+    /// time for a service to restart; grpc-dotnet itself reconnects from 1 s apart meanwhile).
     /// </summary>
-    public FiberManagerRetryOptions SubscribeResume { get; } = new();
+    public FiberManagerRetryOptions SubscribeResume { get; } = new()
+    {
+        MaxRetries = 8,
+        InitialBackoff = TimeSpan.FromMilliseconds(500),
+        MaxBackoff = TimeSpan.FromSeconds(10),
+    };
 
     /// <summary>Every problem with the options (empty when valid).</summary>
     public IReadOnlyList<string> GetErrors()

@@ -15,13 +15,13 @@ namespace FiberManager.Client;
 /// </code></example>
 public sealed class FiberManagerRetryOptions
 {
-    /// <summary>Retries after the first attempt (default 4; 0: no retries).</summary>
+    /// <summary>Retries after the first attempt (0: no retries; defaults on <see cref="FiberManagerClientOptions.Retry"/> and <see cref="FiberManagerClientOptions.SubscribeResume"/>).</summary>
     public int MaxRetries { get; set; } = 4;
 
-    /// <summary>The backoff before the first retry (default 200 ms).</summary>
+    /// <summary>The longest wait before the first retry.</summary>
     public TimeSpan InitialBackoff { get; set; } = TimeSpan.FromMilliseconds(200);
 
-    /// <summary>The largest backoff (default 5 s).</summary>
+    /// <summary>The longest wait before any retry.</summary>
     public TimeSpan MaxBackoff { get; set; } = TimeSpan.FromSeconds(5);
 
     internal IEnumerable<string> GetErrors(string name)
