@@ -8,9 +8,10 @@ using Stub = FiberManager.Protocol.V1.FiberManager.FiberManagerClient;
 namespace FiberManager.Client;
 
 /// <summary>
-/// The connections of a client that makes its own: one <see cref="SocketsHttpHandler"/> (one
-/// connection pool) under two channels, one that never retries and one whose service config
-/// retries Start and Submit on UNAVAILABLE, for the requests that are safe to repeat.
+/// The connections of a client that makes its own: two channels, one that never retries and one
+/// whose service config retries Start and Submit on UNAVAILABLE, for the requests that are safe
+/// to repeat. Each has its own <see cref="SocketsHttpHandler"/>, which it disposes; the second
+/// connects only when such a request is made.
 /// </summary>
 /// <remarks>
 /// Two channels because grpc-dotnet's retry policy is chosen per method, and whether a Start or
@@ -20,15 +21,13 @@ namespace FiberManager.Client;
 /// </remarks>
 internal sealed class FiberManagerChannels : IDisposable
 {
-    private readonly SocketsHttpHandler _handler;
     private readonly GrpcChannel _channel;
     private readonly GrpcChannel _idempotentChannel;
 
     public FiberManagerChannels(ClientSettings settings)
     {
-        _handler = CreateHandler(settings);
-        _channel = GrpcChannel.ForAddress(settings.Address, Configure(new GrpcChannelOptions { HttpHandler = _handler }, settings, idempotent: false));
-        _idempotentChannel = GrpcChannel.ForAddress(settings.Address, Configure(new GrpcChannelOptions { HttpHandler = _handler }, settings, idempotent: true));
+        _channel = Create(settings, idempotent: false);
+        _idempotentChannel = Create(settings, idempotent: true);
         var defaults = new CallDefaultsInterceptor(settings);
         Calls = new Stub(_channel.Intercept(defaults));
         IdempotentCalls = new Stub(_idempotentChannel.Intercept(defaults));
@@ -83,8 +82,10 @@ internal sealed class FiberManagerChannels : IDisposable
     {
         _channel.Dispose();
         _idempotentChannel.Dispose();
-        _handler.Dispose();
     }
+
+    private static GrpcChannel Create(ClientSettings settings, bool idempotent) =>
+        GrpcChannel.ForAddress(settings.Address, Configure(new GrpcChannelOptions { HttpHandler = CreateHandler(settings), DisposeHttpClient = true }, settings, idempotent));
 
     private static ServiceConfig RetryConfig(RetrySettings retry)
     {
