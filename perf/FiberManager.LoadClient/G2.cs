@@ -4,6 +4,7 @@ using FiberManager.Client;
 using FiberManager.Protocol;
 using FiberManager.Protocol.V1;
 using Google.Protobuf;
+using Grpc.Core;
 
 namespace FiberManager.LoadClient;
 
@@ -112,7 +113,7 @@ internal static class G2
             {
                 await Task.WhenAll(readers).WaitAsync(TimeSpan.FromSeconds(30)).ConfigureAwait(false);
             }
-            catch (Exception e) when (e is TimeoutException or GrpcStatusException)
+            catch (Exception e) when (e is TimeoutException or RpcException)
             {
                 Console.Error.WriteLine($"g2: the Subscribe streams did not all end within 30 s of cancelling them: {e.Message}");
             }
@@ -146,7 +147,7 @@ internal static class G2
                 {
                     await clients[i % connections].InterruptAsync(ids[i]).ConfigureAwait(false);
                 }
-                catch (GrpcStatusException e)
+                catch (RpcException e)
                 {
                     Console.Error.WriteLine($"g2 cleanup: interrupt {ids[i]}: {e.Message}");
                 }

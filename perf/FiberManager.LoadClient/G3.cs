@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using FiberManager.Client;
 using FiberManager.Protocol.V1;
+using Grpc.Core;
 
 namespace FiberManager.LoadClient;
 
@@ -36,7 +37,7 @@ internal static class G3
                         Interlocked.Increment(ref failures);
                     }
                 }
-                catch (FiberManager.Protocol.GrpcStatusException)
+                catch (RpcException)
                 {
                     Interlocked.Increment(ref failures);
                 }

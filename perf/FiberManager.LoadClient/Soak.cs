@@ -5,6 +5,7 @@ using FiberManager.Client;
 using FiberManager.Protocol;
 using FiberManager.Protocol.V1;
 using Google.Protobuf;
+using Grpc.Core;
 
 namespace FiberManager.LoadClient;
 
@@ -386,7 +387,7 @@ internal static class Soak
 
             f.StreamEnded = true;
         }
-        catch (GrpcStatusException e)
+        catch (RpcException e)
         {
             f.StreamError = $"{e.StatusCode}: {e.Message}";
         }
@@ -417,12 +418,12 @@ internal static class Soak
                 Volatile.Write(ref f.Accepted, f.Accepted + 1);
                 continue;
             }
-            catch (GrpcStatusException e) when (e.Reason is not null && (afterSigterm || shutdown.SigtermSent))
+            catch (RpcException e) when (e.GetReason() is not null && (afterSigterm || shutdown.SigtermSent))
             {
                 // The server answered: not accepted (shutting down, fiber ended).
                 f.RejectedAfterSigterm++;
             }
-            catch (Exception e) when (e is GrpcStatusException or IOException or HttpRequestException or OperationCanceledException)
+            catch (Exception e) when (e is RpcException or IOException or HttpRequestException or OperationCanceledException)
             {
                 if (afterSigterm || shutdown.SigtermSent)
                 {

@@ -7,7 +7,7 @@ namespace FiberManager.Protocol;
 /// </summary>
 /// <example>
 /// <code>
-/// catch (GrpcStatusException e) when (e.Reason == ErrorReasons.InputQueueFull) { /* back off */ }
+/// catch (RpcException e) when (e.GetReason() == ErrorReasons.InputQueueFull) { /* back off (GetReason: FiberManager.Client) */ }
 /// </code>
 /// </example>
 public static class ErrorReasons

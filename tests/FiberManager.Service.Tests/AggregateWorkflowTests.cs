@@ -2,6 +2,7 @@ using FiberManager.Client;
 using FiberManager.Protocol;
 using FiberManager.Protocol.V1;
 using Google.Protobuf.WellKnownTypes;
+using Grpc.Core;
 
 namespace FiberManager.Service.Tests;
 
@@ -121,14 +122,14 @@ public sealed class AggregateWorkflowTests(SharedServiceFixture fixture) : IClas
         var id = Ids.New("agg-bad-args");
         var error = await RpcAssert.FailsAsync(
             () => Client.StartAsync(id, "aggregate", TestWorkflows.Args((key, Value.ForNumber(value)))),
-            GrpcStatusCode.InvalidArgument,
+            StatusCode.InvalidArgument,
             ErrorReasons.InvalidArgument);
         RpcAssert.HasMetadata(error, ErrorMetadataKeys.Field, "args");
-        Assert.StartsWith($"args.{key} ", error.Detail, StringComparison.Ordinal);
-        Assert.DoesNotContain("(Parameter", error.Detail, StringComparison.Ordinal);
+        Assert.StartsWith($"args.{key} ", error.Status.Detail, StringComparison.Ordinal);
+        Assert.DoesNotContain("(Parameter", error.Status.Detail, StringComparison.Ordinal);
 
         // Nothing was registered under the id.
-        await RpcAssert.FailsAsync(() => Client.GetStatusAsync(id), GrpcStatusCode.NotFound, ErrorReasons.FiberNotFound);
+        await RpcAssert.FailsAsync(() => Client.GetStatusAsync(id), StatusCode.NotFound, ErrorReasons.FiberNotFound);
     }
 
     [Fact]
@@ -136,7 +137,7 @@ public sealed class AggregateWorkflowTests(SharedServiceFixture fixture) : IClas
     {
         var error = await RpcAssert.FailsAsync(
             () => Client.StartAsync(Ids.New("agg-bad-field"), "aggregate", TestWorkflows.Args(("field", Value.ForNumber(1)))),
-            GrpcStatusCode.InvalidArgument,
+            StatusCode.InvalidArgument,
             ErrorReasons.InvalidArgument);
         RpcAssert.HasMetadata(error, ErrorMetadataKeys.Field, "args");
     }

@@ -2,6 +2,7 @@ using FiberManager.Client;
 using FiberManager.Protocol;
 using FiberManager.Protocol.V1;
 using Google.Protobuf.WellKnownTypes;
+using Grpc.Core;
 
 namespace FiberManager.Service.Tests;
 
@@ -56,7 +57,7 @@ public sealed class ConcurrencyLimitTests(SinglePermitServiceFixture fixture) : 
                 {
                     return (await Client.GetStatusAsync(id).DefaultTimeout()).Status;
                 }
-                catch (GrpcStatusException e) when (e.StatusCode == GrpcStatusCode.NotFound)
+                catch (RpcException e) when (e.StatusCode == StatusCode.NotFound)
                 {
                     return FiberStatus.Unspecified;
                 }
@@ -72,7 +73,7 @@ public sealed class ConcurrencyLimitTests(SinglePermitServiceFixture fixture) : 
         var id = Ids.New("rejected");
         var error = await RpcAssert.FailsAsync(
             () => Client.StartAsync(new StartRequest { FiberId = id, Workflow = "echo", Admission = AdmissionPolicy.Reject }),
-            GrpcStatusCode.ResourceExhausted,
+            StatusCode.ResourceExhausted,
             ErrorReasons.ConcurrencyLimitReached);
         RpcAssert.HasMetadata(error, ErrorMetadataKeys.FiberId, id);
     }
@@ -90,7 +91,7 @@ public sealed class ConcurrencyLimitTests(SinglePermitServiceFixture fixture) : 
                 Admission = AdmissionPolicy.Wait,
                 PermitTimeout = Duration.FromTimeSpan(TimeSpan.FromMilliseconds(200)),
             }),
-            GrpcStatusCode.ResourceExhausted,
+            StatusCode.ResourceExhausted,
             ErrorReasons.ConcurrencyLimitReached);
         RpcAssert.HasMetadata(error, ErrorMetadataKeys.FiberId, id);
 
@@ -104,10 +105,10 @@ public sealed class ConcurrencyLimitTests(SinglePermitServiceFixture fixture) : 
     {
         await using var holder = await HoldThePermitAsync();
         var id = Ids.New("wait-deadline");
-        var error = await Assert.ThrowsAsync<GrpcStatusException>(() => Client.StartAsync(
+        var error = await Assert.ThrowsAsync<RpcException>(() => Client.StartAsync(
             new StartRequest { FiberId = id, Workflow = "echo", Admission = AdmissionPolicy.Wait },
-            new GrpcCallOptions { Timeout = TimeSpan.FromMilliseconds(300) })).DefaultTimeout();
-        Assert.Equal(GrpcStatusCode.DeadlineExceeded, error.StatusCode);
+            new CallOptions(deadline: DateTime.UtcNow + TimeSpan.FromMilliseconds(300)))).DefaultTimeout();
+        Assert.Equal(StatusCode.DeadlineExceeded, error.StatusCode);
         await AssertNotLeftPendingAsync(id);
     }
 
@@ -137,10 +138,10 @@ public sealed class ConcurrencyLimitTests(SinglePermitServiceFixture fixture) : 
         // 100 days is a valid Duration but more than a .NET timer can wait (about 49.7 days):
         // it means "as long as the deadline allows", not a malformed request.
         var id = Ids.New("wait-long");
-        var error = await Assert.ThrowsAsync<GrpcStatusException>(() => Client.StartAsync(
+        var error = await Assert.ThrowsAsync<RpcException>(() => Client.StartAsync(
             new StartRequest { FiberId = id, Workflow = "echo", Admission = AdmissionPolicy.Wait, PermitTimeout = Duration.FromTimeSpan(TimeSpan.FromDays(100)) },
-            new GrpcCallOptions { Timeout = TimeSpan.FromMilliseconds(300) })).DefaultTimeout();
-        Assert.Equal(GrpcStatusCode.DeadlineExceeded, error.StatusCode);
+            new CallOptions(deadline: DateTime.UtcNow + TimeSpan.FromMilliseconds(300)))).DefaultTimeout();
+        Assert.Equal(StatusCode.DeadlineExceeded, error.StatusCode);
         await AssertNotLeftPendingAsync(id);
     }
 

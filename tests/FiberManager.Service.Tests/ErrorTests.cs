@@ -2,6 +2,7 @@ using FiberManager.Client;
 using FiberManager.Protocol;
 using FiberManager.Protocol.V1;
 using Google.Protobuf.WellKnownTypes;
+using Grpc.Core;
 
 namespace FiberManager.Service.Tests;
 
@@ -40,8 +41,8 @@ public sealed class ErrorTests(SharedServiceFixture fixture) : IClassFixture<Sha
 
         foreach (var call in calls)
         {
-            var error = await RpcAssert.FailsAsync(call, GrpcStatusCode.InvalidArgument, ErrorReasons.InvalidFiberId);
-            Assert.Contains("fiber id", error.Detail, StringComparison.OrdinalIgnoreCase);
+            var error = await RpcAssert.FailsAsync(call, StatusCode.InvalidArgument, ErrorReasons.InvalidFiberId);
+            Assert.Contains("fiber id", error.Status.Detail, StringComparison.OrdinalIgnoreCase);
         }
     }
 
@@ -69,7 +70,7 @@ public sealed class ErrorTests(SharedServiceFixture fixture) : IClassFixture<Sha
 
         foreach (var call in calls)
         {
-            var error = await RpcAssert.FailsAsync(call, GrpcStatusCode.NotFound, ErrorReasons.FiberNotFound);
+            var error = await RpcAssert.FailsAsync(call, StatusCode.NotFound, ErrorReasons.FiberNotFound);
             RpcAssert.HasMetadata(error, ErrorMetadataKeys.FiberId, id);
         }
     }
@@ -78,10 +79,10 @@ public sealed class ErrorTests(SharedServiceFixture fixture) : IClassFixture<Sha
     public async Task Start_UnknownWorkflow_NotFoundWorkflowNotFound()
     {
         var id = Ids.New("no-workflow");
-        var error = await RpcAssert.FailsAsync(() => Client.StartAsync(id, "no-such-workflow"), GrpcStatusCode.NotFound, ErrorReasons.WorkflowNotFound);
+        var error = await RpcAssert.FailsAsync(() => Client.StartAsync(id, "no-such-workflow"), StatusCode.NotFound, ErrorReasons.WorkflowNotFound);
         RpcAssert.HasMetadata(error, ErrorMetadataKeys.Workflow, "no-such-workflow");
 
-        await RpcAssert.FailsAsync(() => Client.StartAsync(id, string.Empty), GrpcStatusCode.NotFound, ErrorReasons.WorkflowNotFound);
+        await RpcAssert.FailsAsync(() => Client.StartAsync(id, string.Empty), StatusCode.NotFound, ErrorReasons.WorkflowNotFound);
     }
 
     [Fact]
@@ -94,7 +95,7 @@ public sealed class ErrorTests(SharedServiceFixture fixture) : IClassFixture<Sha
         {
             var error = await RpcAssert.FailsAsync(
                 () => Client.StartAsync(new StartRequest { FiberId = id, Workflow = "echo", ConflictPolicy = policy }),
-                GrpcStatusCode.AlreadyExists,
+                StatusCode.AlreadyExists,
                 ErrorReasons.FiberAlreadyExists);
             RpcAssert.HasMetadata(error, ErrorMetadataKeys.FiberId, id);
         }
@@ -108,10 +109,10 @@ public sealed class ErrorTests(SharedServiceFixture fixture) : IClassFixture<Sha
         var id = Ids.New("echo-args");
         var error = await RpcAssert.FailsAsync(
             () => Client.StartAsync(id, "echo", TestWorkflows.Args(("batch_size", Value.ForNumber(3)))),
-            GrpcStatusCode.InvalidArgument,
+            StatusCode.InvalidArgument,
             ErrorReasons.InvalidArgument);
         RpcAssert.HasMetadata(error, ErrorMetadataKeys.Field, "args");
-        Assert.Equal("The workflow 'echo' takes no args (got batch_size).", error.Detail);
+        Assert.Equal("The workflow 'echo' takes no args (got batch_size).", error.Status.Detail);
 
         // An empty args object is fine.
         Assert.True((await Client.StartAsync(id, "echo", new Struct()).DefaultTimeout()).Created);
@@ -138,9 +139,9 @@ public sealed class ErrorTests(SharedServiceFixture fixture) : IClassFixture<Sha
                 break;
         }
 
-        var error = await RpcAssert.FailsAsync(() => Client.StartAsync(request), GrpcStatusCode.InvalidArgument, ErrorReasons.InvalidArgument);
+        var error = await RpcAssert.FailsAsync(() => Client.StartAsync(request), StatusCode.InvalidArgument, ErrorReasons.InvalidArgument);
         RpcAssert.HasMetadata(error, ErrorMetadataKeys.Field, field);
-        await RpcAssert.FailsAsync(() => Client.GetStatusAsync(request.FiberId), GrpcStatusCode.NotFound, ErrorReasons.FiberNotFound);
+        await RpcAssert.FailsAsync(() => Client.GetStatusAsync(request.FiberId), StatusCode.NotFound, ErrorReasons.FiberNotFound);
     }
 
     [Fact]
@@ -148,7 +149,7 @@ public sealed class ErrorTests(SharedServiceFixture fixture) : IClassFixture<Sha
     {
         var error = await RpcAssert.FailsAsync(
             () => Client.StartAsync(new StartRequest { FiberId = Ids.New("bad-permit"), Workflow = "echo", PermitTimeout = Duration.FromTimeSpan(TimeSpan.FromSeconds(-1)) }),
-            GrpcStatusCode.InvalidArgument,
+            StatusCode.InvalidArgument,
             ErrorReasons.InvalidArgument);
         RpcAssert.HasMetadata(error, ErrorMetadataKeys.Field, "permit_timeout");
     }
@@ -159,17 +160,17 @@ public sealed class ErrorTests(SharedServiceFixture fixture) : IClassFixture<Sha
         var id = Ids.New("bad-capacity");
         await RpcAssert.FailsAsync(
             () => Client.StartAsync(new StartRequest { FiberId = id, Workflow = "echo", InputCapacity = 1_000_000 }),
-            GrpcStatusCode.InvalidArgument,
+            StatusCode.InvalidArgument,
             ErrorReasons.InvalidArgument);
-        await RpcAssert.FailsAsync(() => Client.GetStatusAsync(id), GrpcStatusCode.NotFound, ErrorReasons.FiberNotFound);
+        await RpcAssert.FailsAsync(() => Client.GetStatusAsync(id), StatusCode.NotFound, ErrorReasons.FiberNotFound);
     }
 
     [Fact]
     public async Task Errors_MessagesAreReadableAndUnicodeSafe()
     {
         // grpc-message is percent-encoded on the wire; the client decodes it back.
-        var error = await RpcAssert.FailsAsync(() => Client.StartAsync(Ids.New("x"), "wörkflow ✓"), GrpcStatusCode.NotFound, ErrorReasons.WorkflowNotFound);
-        Assert.Contains("wörkflow ✓", error.Detail, StringComparison.Ordinal);
+        var error = await RpcAssert.FailsAsync(() => Client.StartAsync(Ids.New("x"), "wörkflow ✓"), StatusCode.NotFound, ErrorReasons.WorkflowNotFound);
+        Assert.Contains("wörkflow ✓", error.Status.Detail, StringComparison.Ordinal);
         RpcAssert.HasMetadata(error, ErrorMetadataKeys.Workflow, "wörkflow ✓");
     }
 }

@@ -2,6 +2,7 @@ using FiberManager.Client;
 using FiberManager.Protocol;
 using FiberManager.Protocol.V1;
 using Google.Protobuf.WellKnownTypes;
+using Grpc.Core;
 
 namespace FiberManager.Service.Tests;
 
@@ -62,7 +63,7 @@ public sealed class LifecycleTests(SharedServiceFixture fixture) : IClassFixture
         await Client.StartAsync(id, "echo").DefaultTimeout();
         await Client.PauseAsync(id).DefaultTimeout();
 
-        var error = await RpcAssert.FailsAsync(() => Client.SubmitAsync(id, Value.ForNumber(1)), GrpcStatusCode.FailedPrecondition, ErrorReasons.FiberPaused);
+        var error = await RpcAssert.FailsAsync(() => Client.SubmitAsync(id, Value.ForNumber(1)), StatusCode.FailedPrecondition, ErrorReasons.FiberPaused);
         RpcAssert.HasMetadata(error, ErrorMetadataKeys.FiberId, id);
 
         await Client.ResumeAsync(id).DefaultTimeout();
@@ -131,9 +132,9 @@ public sealed class LifecycleTests(SharedServiceFixture fixture) : IClassFixture
         var id = Ids.New("interrupt-negative");
         await Client.StartAsync(id, "echo").DefaultTimeout();
 
-        var error = await RpcAssert.FailsAsync(() => Client.InterruptAsync(id, TimeSpan.FromSeconds(-1)), GrpcStatusCode.InvalidArgument, ErrorReasons.InvalidArgument);
+        var error = await RpcAssert.FailsAsync(() => Client.InterruptAsync(id, TimeSpan.FromSeconds(-1)), StatusCode.InvalidArgument, ErrorReasons.InvalidArgument);
         RpcAssert.HasMetadata(error, ErrorMetadataKeys.Field, "grace");
-        Assert.Equal("grace must not be negative.", error.Detail);
+        Assert.Equal("grace must not be negative.", error.Status.Detail);
         Assert.NotEqual(FiberStatus.Interrupted, (await Client.GetStatusAsync(id).DefaultTimeout()).Status);
 
         await Client.InterruptAsync(id).DefaultTimeout();
@@ -166,7 +167,7 @@ public sealed class LifecycleTests(SharedServiceFixture fixture) : IClassFixture
             () => Client.ResumeAsync(id),
         })
         {
-            var error = await RpcAssert.FailsAsync(call, GrpcStatusCode.FailedPrecondition, ErrorReasons.FiberEnded);
+            var error = await RpcAssert.FailsAsync(call, StatusCode.FailedPrecondition, ErrorReasons.FiberEnded);
             RpcAssert.HasMetadata(error, ErrorMetadataKeys.FiberId, id);
         }
     }

@@ -1,6 +1,7 @@
 using FiberManager.Client;
 using FiberManager.Protocol;
 using FiberManager.Protocol.V1;
+using Grpc.Core;
 
 namespace FiberManager.Service.Tests;
 
@@ -145,7 +146,7 @@ public sealed class ListTests(SharedServiceFixture fixture) : IClassFixture<Shar
     {
         await RpcAssert.FailsAsync(
             () => Client.ListFibersAsync(new ListFibersRequest { PageToken = "not-a-token" }),
-            GrpcStatusCode.InvalidArgument,
+            StatusCode.InvalidArgument,
             ErrorReasons.InvalidArgument);
     }
 
@@ -161,14 +162,14 @@ public sealed class ListTests(SharedServiceFixture fixture) : IClassFixture<Shar
         var otherLabels = ForRun(run);
         otherLabels.Labels.Add("parity", "odd");
         otherLabels.PageToken = token;
-        var error = await RpcAssert.FailsAsync(() => Client.ListFibersAsync(otherLabels), GrpcStatusCode.InvalidArgument, ErrorReasons.InvalidArgument);
+        var error = await RpcAssert.FailsAsync(() => Client.ListFibersAsync(otherLabels), StatusCode.InvalidArgument, ErrorReasons.InvalidArgument);
         RpcAssert.HasMetadata(error, ErrorMetadataKeys.Field, "page_token");
-        Assert.Contains("other filters", error.Detail, StringComparison.Ordinal);
+        Assert.Contains("other filters", error.Status.Detail, StringComparison.Ordinal);
 
         var otherWorkflow = ForRun(run);
         otherWorkflow.Workflow = "echo";
         otherWorkflow.PageToken = token;
-        await RpcAssert.FailsAsync(() => Client.ListFibersAsync(otherWorkflow), GrpcStatusCode.InvalidArgument, ErrorReasons.InvalidArgument);
+        await RpcAssert.FailsAsync(() => Client.ListFibersAsync(otherWorkflow), StatusCode.InvalidArgument, ErrorReasons.InvalidArgument);
 
         // The same filters with another page size continue where the first page ended.
         var same = ForRun(run);
@@ -185,7 +186,7 @@ public sealed class ListTests(SharedServiceFixture fixture) : IClassFixture<Shar
         var token = Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes("after:list-a"));
         var error = await RpcAssert.FailsAsync(
             () => Client.ListFibersAsync(new ListFibersRequest { PageToken = token }),
-            GrpcStatusCode.InvalidArgument,
+            StatusCode.InvalidArgument,
             ErrorReasons.InvalidArgument);
         RpcAssert.HasMetadata(error, ErrorMetadataKeys.Field, "page_token");
     }
@@ -195,7 +196,7 @@ public sealed class ListTests(SharedServiceFixture fixture) : IClassFixture<Shar
     {
         var request = new ListFibersRequest();
         request.Statuses.Add((FiberStatus)99);
-        var error = await RpcAssert.FailsAsync(() => Client.ListFibersAsync(request), GrpcStatusCode.InvalidArgument, ErrorReasons.InvalidArgument);
+        var error = await RpcAssert.FailsAsync(() => Client.ListFibersAsync(request), StatusCode.InvalidArgument, ErrorReasons.InvalidArgument);
         RpcAssert.HasMetadata(error, ErrorMetadataKeys.Field, "statuses");
     }
 

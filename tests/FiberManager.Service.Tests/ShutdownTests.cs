@@ -3,6 +3,7 @@ using FiberManager.Protocol;
 using FiberManager.Protocol.V1;
 using Google.Protobuf.WellKnownTypes;
 using Grpc.Health.V1;
+using Grpc.Core;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -123,8 +124,8 @@ public sealed class ShutdownTests
         host.App.Services.GetRequiredService<IHostApplicationLifetime>().StopApplication();
 
         var id = Ids.New("shutdown-start");
-        var error = await RpcAssert.FailsAsync(() => client.StartAsync(id, "echo"), GrpcStatusCode.Unavailable, ErrorReasons.ShuttingDown);
-        Assert.Contains("shutting down", error.Detail, StringComparison.Ordinal);
+        var error = await RpcAssert.FailsAsync(() => client.StartAsync(id, "echo"), StatusCode.Unavailable, ErrorReasons.ShuttingDown);
+        Assert.Contains("shutting down", error.Status.Detail, StringComparison.Ordinal);
 
         // The live fiber's stream ends cleanly with its terminated event.
         var terminated = await events.TerminatedThenEndAsync();
@@ -152,7 +153,7 @@ public sealed class ShutdownTests
                 {
                     return await client.GetStatusAsync(id);
                 }
-                catch (GrpcStatusException e) when (e.StatusCode == GrpcStatusCode.NotFound)
+                catch (RpcException e) when (e.StatusCode == StatusCode.NotFound)
                 {
                     return null; // the waiting Start has not reached the manager yet
                 }
@@ -162,7 +163,7 @@ public sealed class ShutdownTests
         host.App.Services.GetRequiredService<IHostApplicationLifetime>().StopApplication();
 
         // Not created=true with an INTERRUPTED fiber: the Start failed, and the fiber is gone.
-        var error = await RpcAssert.FailsAsync(() => waiting, GrpcStatusCode.Unavailable, ErrorReasons.ShuttingDown);
-        Assert.Contains("shutting down", error.Detail, StringComparison.Ordinal);
+        var error = await RpcAssert.FailsAsync(() => waiting, StatusCode.Unavailable, ErrorReasons.ShuttingDown);
+        Assert.Contains("shutting down", error.Status.Detail, StringComparison.Ordinal);
     }
 }

@@ -1,6 +1,8 @@
+using FiberManager.Client;
 using FiberManager.Protocol;
 using FiberManager.Protocol.V1;
 using Google.Protobuf.WellKnownTypes;
+using Grpc.Core;
 
 namespace FiberManager.Service.Tests;
 
@@ -34,8 +36,8 @@ public sealed class SmokeTests(SharedServiceFixture fixture) : IClassFixture<Sha
     [Fact]
     public async Task GetStatus_UnknownFiber_NotFoundWithReason()
     {
-        var error = await Assert.ThrowsAsync<GrpcStatusException>(() => Client.GetStatusAsync("no-such-fiber")).DefaultTimeout();
-        Assert.Equal(GrpcStatusCode.NotFound, error.StatusCode);
-        Assert.Equal(ErrorReasons.FiberNotFound, error.Reason);
+        var error = await Assert.ThrowsAsync<RpcException>(() => Client.GetStatusAsync("no-such-fiber")).DefaultTimeout();
+        Assert.Equal(StatusCode.NotFound, error.StatusCode);
+        Assert.Equal(ErrorReasons.FiberNotFound, error.GetReason());
     }
 }

@@ -2,6 +2,7 @@ using FiberManager.Client;
 using FiberManager.Protocol;
 using FiberManager.Protocol.V1;
 using Google.Protobuf.WellKnownTypes;
+using Grpc.Core;
 
 namespace FiberManager.Service.Tests;
 
@@ -77,7 +78,7 @@ public sealed class StartTests(SharedServiceFixture fixture) : IClassFixture<Sha
         // Another request id on the same live fiber is a conflict (policy FAIL by default).
         var error = await RpcAssert.FailsAsync(
             () => Client.StartAsync(new StartRequest { FiberId = id, Workflow = "echo", RequestId = "req-2" }),
-            GrpcStatusCode.AlreadyExists,
+            StatusCode.AlreadyExists,
             ErrorReasons.FiberAlreadyExists);
         RpcAssert.HasMetadata(error, ErrorMetadataKeys.FiberId, id);
 

@@ -2,6 +2,7 @@ using FiberManager.Client;
 using FiberManager.Protocol;
 using FiberManager.Protocol.V1;
 using Google.Protobuf.WellKnownTypes;
+using Grpc.Core;
 
 namespace FiberManager.Service.Tests;
 
@@ -169,7 +170,7 @@ public sealed class SubscribeTests(SharedServiceFixture fixture) : IClassFixture
                 await using var events = new EventReader(Client, id, 5);
                 await events.NextAsync();
             },
-            GrpcStatusCode.OutOfRange,
+            StatusCode.OutOfRange,
             ErrorReasons.SequenceOutOfRange);
         RpcAssert.HasMetadata(error, ErrorMetadataKeys.FiberId, id);
         RpcAssert.HasMetadata(error, ErrorMetadataKeys.LastSequence, "1");
@@ -186,7 +187,7 @@ public sealed class SubscribeTests(SharedServiceFixture fixture) : IClassFixture
                 await using var events = new EventReader(Client, id);
                 await events.NextAsync();
             },
-            GrpcStatusCode.NotFound,
+            StatusCode.NotFound,
             ErrorReasons.FiberNotFound);
         RpcAssert.HasMetadata(error, ErrorMetadataKeys.FiberId, id);
     }

@@ -1,6 +1,7 @@
 using FiberManager.Client;
 using FiberManager.Protocol;
 using FiberManager.Protocol.V1;
+using Grpc.Core;
 
 namespace FiberManager.Service.Tests;
 
@@ -13,28 +14,29 @@ public static class Ids
 /// <summary>Assertions on failed calls: status code, ErrorInfo reason, domain and metadata.</summary>
 public static class RpcAssert
 {
-    public static async Task<GrpcStatusException> FailsAsync(Func<Task> call, GrpcStatusCode code, string? reason)
+    public static async Task<RpcException> FailsAsync(Func<Task> call, StatusCode code, string? reason)
     {
-        var error = await Assert.ThrowsAsync<GrpcStatusException>(call).DefaultTimeout();
+        var error = await Assert.ThrowsAsync<RpcException>(call).DefaultTimeout();
         Assert.True(code == error.StatusCode, $"Expected {code}, got {error.StatusCode}: {error.Message}");
         if (reason is null)
         {
-            Assert.Null(error.ErrorInfo);
+            Assert.Null(error.GetErrorInfo());
         }
         else
         {
-            Assert.True(error.ErrorInfo is not null, $"Expected reason {reason}, got no ErrorInfo: {error.Message}");
-            Assert.Equal(reason, error.Reason);
-            Assert.Equal(ErrorReasons.Domain, error.ErrorInfo!.Domain);
+            Assert.True(error.GetErrorInfo() is not null, $"Expected reason {reason}, got no ErrorInfo: {error.Message}");
+            Assert.Equal(reason, error.GetReason());
+            Assert.Equal(ErrorReasons.Domain, error.GetErrorInfo()!.Domain);
         }
 
         return error;
     }
 
-    public static void HasMetadata(GrpcStatusException error, string key, string value)
+    public static void HasMetadata(RpcException error, string key, string value)
     {
-        Assert.NotNull(error.ErrorInfo);
-        Assert.True(error.ErrorInfo!.Metadata.TryGetValue(key, out var actual), $"ErrorInfo has no metadata '{key}': {error.ErrorInfo}");
+        var info = error.GetErrorInfo();
+        Assert.NotNull(info);
+        Assert.True(info.Metadata.TryGetValue(key, out var actual), $"ErrorInfo has no metadata '{key}': {info}");
         Assert.Equal(value, actual);
     }
 }

@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using FiberManager.Client;
 using FiberManager.Protocol.V1;
+using Grpc.Net.Client;
 
 namespace FiberManager.Service.Tests;
 
@@ -43,7 +44,8 @@ public sealed class TlsTests
                 DefaultRequestVersion = HttpVersion.Version20,
                 DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact,
             };
-            using var client = new FiberManagerClient(http);
+            using var channel = GrpcChannel.ForAddress(host.Address, new GrpcChannelOptions { HttpClient = http });
+            using var client = new FiberManagerClient(channel);
             var started = await client.StartAsync("tls-echo", "echo").DefaultTimeout();
             Assert.True(started.Created);
             var info = await client.GetStatusAsync("tls-echo").DefaultTimeout();

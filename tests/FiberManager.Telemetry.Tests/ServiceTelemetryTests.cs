@@ -3,6 +3,7 @@ using FiberManager.Client;
 using FiberManager.Protocol;
 using FiberManager.Service.Telemetry;
 using Google.Protobuf.WellKnownTypes;
+using Grpc.Core;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace FiberManager.Telemetry.Tests;
@@ -36,7 +37,7 @@ public sealed class ServiceTelemetryTests : IAsyncLifetime
         Assert.Equal("grpc", span.GetTagItem(ServiceTelemetryNames.RpcSystemTag));
         Assert.Equal(Service, span.GetTagItem(ServiceTelemetryNames.RpcServiceTag));
         Assert.Equal("Start", span.GetTagItem(ServiceTelemetryNames.RpcMethodTag));
-        Assert.Equal((int)GrpcStatusCode.Ok, span.GetTagItem(ServiceTelemetryNames.RpcGrpcStatusCodeTag));
+        Assert.Equal((int)StatusCode.OK, span.GetTagItem(ServiceTelemetryNames.RpcGrpcStatusCodeTag));
         Assert.NotEqual(ActivityStatusCode.Error, span.Status);
 
         var duration = Assert.Single(_metrics.For(ServiceTelemetryNames.RpcServerDuration), m => m.Tag(ServiceTelemetryNames.RpcMethodTag) == "Start");
@@ -50,11 +51,11 @@ public sealed class ServiceTelemetryTests : IAsyncLifetime
     [Fact]
     public async Task FailingRpc_RecordsStatusCode_AndErrorStatus()
     {
-        var error = await Assert.ThrowsAsync<GrpcStatusException>(() => _host.Client.GetStatusAsync("no-such-fiber-1"));
-        Assert.Equal(GrpcStatusCode.NotFound, error.StatusCode);
+        var error = await Assert.ThrowsAsync<RpcException>(() => _host.Client.GetStatusAsync("no-such-fiber-1"));
+        Assert.Equal(StatusCode.NotFound, error.StatusCode);
 
         var span = await _spans.WaitForAsync(a => a.DisplayName == $"{Service}/GetStatus");
-        Assert.Equal((int)GrpcStatusCode.NotFound, span.GetTagItem(ServiceTelemetryNames.RpcGrpcStatusCodeTag));
+        Assert.Equal((int)StatusCode.NotFound, span.GetTagItem(ServiceTelemetryNames.RpcGrpcStatusCodeTag));
         Assert.Equal(ActivityStatusCode.Error, span.Status);
         Assert.Contains(_metrics.For(ServiceTelemetryNames.RpcServerDuration), m =>
             m.Tag(ServiceTelemetryNames.RpcMethodTag) == "GetStatus" && m.Tag(ServiceTelemetryNames.RpcGrpcStatusCodeTag) == "5");
@@ -93,8 +94,6 @@ public sealed class ServiceTelemetryTests : IAsyncLifetime
         Assert.Null(telemetry.MeterProvider);
     }
 
-    private static GrpcCallOptions WithTraceparent(ActivityContext context) => new()
-    {
-        Headers = new Dictionary<string, string> { ["traceparent"] = $"00-{context.TraceId.ToHexString()}-{context.SpanId.ToHexString()}-01" },
-    };
+    private static CallOptions WithTraceparent(ActivityContext context) => new(
+        headers: new Metadata { { "traceparent", $"00-{context.TraceId.ToHexString()}-{context.SpanId.ToHexString()}-01" } });
 }

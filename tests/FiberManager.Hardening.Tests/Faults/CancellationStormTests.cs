@@ -1,6 +1,7 @@
 using FiberManager.Client;
 using FiberManager.Protocol;
 using Google.Protobuf.WellKnownTypes;
+using Grpc.Core;
 using V1 = FiberManager.Protocol.V1;
 
 namespace FiberManager.Hardening.Tests.Faults;
@@ -21,17 +22,17 @@ public sealed class CancellationStormTests : IAsyncLifetime
 
     public async Task DisposeAsync() => await _host.DisposeAsync();
 
-    private static async Task AssertFailsAsync(Task call, params GrpcStatusCode[] codes)
+    private static async Task AssertFailsAsync(Task call, params StatusCode[] codes)
     {
         try
         {
             await call.DefaultTimeout();
         }
-        catch (GrpcStatusException e) when (codes.Contains(e.StatusCode))
+        catch (RpcException e) when (codes.Contains(e.StatusCode))
         {
             return;
         }
-        catch (OperationCanceledException) when (codes.Contains(GrpcStatusCode.Cancelled))
+        catch (OperationCanceledException) when (codes.Contains(StatusCode.Cancelled))
         {
             return;
         }
@@ -52,18 +53,18 @@ public sealed class CancellationStormTests : IAsyncLifetime
 
         V1.SubmitRequest Waiting(string text) => new() { FiberId = id, Input = FaultHost.Json(text), QueueFullPolicy = V1.QueueFullPolicy.Wait };
         using var cancel = new CancellationTokenSource();
-        var byDeadline = Enumerable.Range(0, waiting).Select(i => Client.SubmitAsync(Waiting($"deadline-{i}"), new GrpcCallOptions { Timeout = TimeSpan.FromMilliseconds(500) })).ToList();
+        var byDeadline = Enumerable.Range(0, waiting).Select(i => Client.SubmitAsync(Waiting($"deadline-{i}"), new CallOptions(deadline: DateTime.UtcNow + TimeSpan.FromMilliseconds(500)))).ToList();
         var byToken = Enumerable.Range(0, waiting).Select(i => Client.SubmitAsync(Waiting($"token-{i}"), cancellationToken: cancel.Token)).ToList();
 
         foreach (var call in byDeadline)
         {
-            await AssertFailsAsync(call, GrpcStatusCode.DeadlineExceeded);
+            await AssertFailsAsync(call, StatusCode.DeadlineExceeded);
         }
 
         cancel.Cancel();
         foreach (var call in byToken)
         {
-            await AssertFailsAsync(call, GrpcStatusCode.Cancelled);
+            await AssertFailsAsync(call, StatusCode.Cancelled);
         }
 
         var info = await Client.GetStatusAsync(id).DefaultTimeout();
@@ -113,7 +114,7 @@ public sealed class CancellationStormTests : IAsyncLifetime
         // Whether it was parked when the fiber ended or arrived after: refused, never accepted and dropped.
         foreach (var call in waiting)
         {
-            await AssertFailsAsync(call, GrpcStatusCode.FailedPrecondition);
+            await AssertFailsAsync(call, StatusCode.FailedPrecondition);
         }
 
         Assert.Equal(4ul, final.Exit.InputsUnprocessed);
@@ -131,7 +132,7 @@ public sealed class CancellationStormTests : IAsyncLifetime
         using var cancel = new CancellationTokenSource();
         var byToken = Enumerable.Range(0, streams).Select(_ => Client.SubscribeAsync(id, cancellationToken: cancel.Token).GetAsyncEnumerator(cancel.Token)).ToList();
         var byDeadline = Enumerable.Range(0, streams)
-            .Select(_ => Client.SubscribeAsync(new V1.SubscribeRequest { FiberId = id }, new GrpcCallOptions { Timeout = TimeSpan.FromSeconds(5) }).GetAsyncEnumerator())
+            .Select(_ => Client.SubscribeAsync(new V1.SubscribeRequest { FiberId = id }, new CallOptions(deadline: DateTime.UtcNow + TimeSpan.FromSeconds(5))).GetAsyncEnumerator())
             .ToList();
         var all = byToken.Concat(byDeadline).ToList();
         await Task.WhenAll(all.Select(async e => Assert.True(await e.MoveNextAsync()))).DefaultTimeout();
@@ -139,7 +140,7 @@ public sealed class CancellationStormTests : IAsyncLifetime
 
         cancel.Cancel();
         await Task.WhenAll(byToken.Select(e => Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await e.MoveNextAsync()))).DefaultTimeout();
-        await Task.WhenAll(byDeadline.Select(e => AssertFailsAsync(e.MoveNextAsync().AsTask(), GrpcStatusCode.DeadlineExceeded))).DefaultTimeout();
+        await Task.WhenAll(byDeadline.Select(e => AssertFailsAsync(e.MoveNextAsync().AsTask(), StatusCode.DeadlineExceeded))).DefaultTimeout();
         foreach (var e in all)
         {
             await e.DisposeAsync();
@@ -196,24 +197,24 @@ public sealed class CancellationStormTests : IAsyncLifetime
         };
 
         using var cancel = new CancellationTokenSource();
-        var byDeadline = Enumerable.Range(0, 40).Select(i => Client.StartAsync(Waiting($"deadline-{i}"), new GrpcCallOptions { Timeout = TimeSpan.FromMilliseconds(500) })).ToList();
+        var byDeadline = Enumerable.Range(0, 40).Select(i => Client.StartAsync(Waiting($"deadline-{i}"), new CallOptions(deadline: DateTime.UtcNow + TimeSpan.FromMilliseconds(500)))).ToList();
         var byPermitTimeout = Enumerable.Range(0, 30).Select(i => Client.StartAsync(Waiting($"permit-timeout-{i}", TimeSpan.FromMilliseconds(300)))).ToList();
         var byToken = Enumerable.Range(0, 30).Select(i => Client.StartAsync(Waiting($"token-{i}"), cancellationToken: cancel.Token)).ToList();
 
         foreach (var call in byDeadline)
         {
-            await AssertFailsAsync(call, GrpcStatusCode.DeadlineExceeded);
+            await AssertFailsAsync(call, StatusCode.DeadlineExceeded);
         }
 
         foreach (var call in byPermitTimeout)
         {
-            await AssertFailsAsync(call, GrpcStatusCode.ResourceExhausted);
+            await AssertFailsAsync(call, StatusCode.ResourceExhausted);
         }
 
         cancel.Cancel();
         foreach (var call in byToken)
         {
-            await AssertFailsAsync(call, GrpcStatusCode.Cancelled);
+            await AssertFailsAsync(call, StatusCode.Cancelled);
         }
 
         // A client's cancellation reaches the server asynchronously: wait until no Start waits any more.

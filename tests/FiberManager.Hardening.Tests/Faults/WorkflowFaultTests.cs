@@ -2,6 +2,7 @@ using FiberManager.Client;
 using FiberManager.Protocol;
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
+using Grpc.Core;
 using static FiberManager.Hardening.Tests.Faults.EventStreams;
 using V1 = FiberManager.Protocol.V1;
 
@@ -77,8 +78,8 @@ public sealed class WorkflowFaultTests : IAsyncLifetime
         var terminated = AssertWellFormed(await subscriber);
         Assert.Equal(V1.ExitKind.Failed, terminated.Exit.Kind);
         Assert.Equal(5ul, terminated.Exit.InputsUnprocessed);
-        var late = await Assert.ThrowsAsync<GrpcStatusException>(() => Client.SubmitAsync(id, Value.ForString("late"))).DefaultTimeout();
-        Assert.Equal(GrpcStatusCode.FailedPrecondition, late.StatusCode);
+        var late = await Assert.ThrowsAsync<RpcException>(() => Client.SubmitAsync(id, Value.ForString("late"))).DefaultTimeout();
+        Assert.Equal(StatusCode.FailedPrecondition, late.StatusCode);
         var info = await Client.GetStatusAsync(id).DefaultTimeout();
         Assert.Equal(0ul, info.InputsProcessed);
         await _host.EndAllAndAssertInvariantsAsync(new Dictionary<string, long> { [id] = 5 });
@@ -428,7 +429,7 @@ public sealed class WorkflowFaultTests : IAsyncLifetime
                 await Client.SubmitAsync(id, Value.ForNumber(i)).DefaultTimeout();
                 accepted++;
             }
-            catch (GrpcStatusException e) when (e.StatusCode == GrpcStatusCode.FailedPrecondition)
+            catch (RpcException e) when (e.StatusCode == StatusCode.FailedPrecondition)
             {
             }
         }

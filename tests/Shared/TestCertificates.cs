@@ -2,7 +2,7 @@ using System.Net;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 
-namespace FiberManager.Service.Tests;
+namespace FiberManager.Testing;
 
 /// <summary>
 /// Certificates made in the test: a client CA, a server certificate for 127.0.0.1 it signs, client
