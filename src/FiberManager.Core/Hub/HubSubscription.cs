@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Threading.Tasks.Sources;
+using FiberManager.Core.Primitives;
 
 namespace FiberManager.Core.Hub;
 
@@ -62,7 +63,7 @@ internal sealed class HubSubscription<T> : IDisposable, IValueTaskSource<bool>
     private readonly BroadcastHub<T> _hub;
     private readonly int _bufferCapacity;
     private readonly int _ringLimit;
-    private HubItemRing<T> _ring;
+    private RingBuffer<HubItem<T>> _ring;
     private ulong _gapFrom;
     private ulong _gapTo;
     private long _gapUtcTicks;
