@@ -54,6 +54,8 @@ public abstract class Fiber
     private CompletionSource? _doneSource;
     private volatile bool _isDone;
     private volatile bool _observersNotified;
+    // True once the body's first synchronous part has given its starting thread back (it awaited
+    // something not yet complete, or ended): from then on every await up its call chain is registered.
     private volatile bool _hasYielded;
     private int _suspendDepth;
     private FiberList? _children;
@@ -85,8 +87,17 @@ public abstract class Fiber
     public Fiber? Parent { get; }
 
     /// <summary>Running, suspended in one of the runtime's waits, or done.</summary>
+    /// <remarks>
+    /// <see cref="FiberStatus.Suspended"/> means parked: the fiber waits in a runtime wait that is fully
+    /// armed (a delay's timer exists), and it has given back the thread it started on, so every await up
+    /// its call chain is registered and completing the wait resumes it on the completing thread (inline,
+    /// for a delay that elapses). A fiber that has armed its first wait but is still returning from its
+    /// first step reports <see cref="FiberStatus.Running"/> for those few instructions.
+    /// </remarks>
     public FiberStatus Status =>
-        _isDone ? FiberStatus.Done : Volatile.Read(ref _suspendDepth) > 0 ? FiberStatus.Suspended : FiberStatus.Running;
+        _isDone ? FiberStatus.Done
+        : _hasYielded && Volatile.Read(ref _suspendDepth) > 0 ? FiberStatus.Suspended
+        : FiberStatus.Running;
 
     /// <summary>True once the fiber has ended and its finalizers have run.</summary>
     public bool IsDone => _isDone;
@@ -98,18 +109,6 @@ public abstract class Fiber
     internal bool IsCancelled => (Volatile.Read(ref _interruptState) & CancelledBit) != 0;
 
     internal FiberRuntime Runtime => AmbientScope.Runtime;
-
-    /// <summary>
-    /// True once the body's first synchronous part has given its starting thread back (it awaited
-    /// something not yet complete, or ended): from then on every await up its call chain is
-    /// registered, so a continuation completed on another thread runs inline there. The sync point
-    /// for tests that drive a manual clock (<see cref="Status"/> turns Suspended a few instructions earlier).
-    /// </summary>
-    internal bool HasYielded
-    {
-        get => _hasYielded;
-        private protected set => _hasYielded = value;
-    }
 
     internal FiberScope AmbientScope { get; }
 
@@ -241,6 +240,9 @@ public abstract class Fiber
     }
 
     internal void EnterSuspended() => Interlocked.Increment(ref _suspendDepth);
+
+    /// <summary>Called once the body's first step has returned the thread it started on (see <see cref="Status"/>).</summary>
+    private protected void MarkYielded() => _hasYielded = true;
 
     internal void ExitSuspended() => Interlocked.Decrement(ref _suspendDepth);
 
@@ -593,7 +595,7 @@ public sealed class Fiber<T> : Fiber, IThreadPoolWorkItem
             ExecutionContext.Run(context, static state => ((Fiber<T>)state!).Run(), this);
         }
 
-        HasYielded = true;
+        MarkYielded();
     }
 
     /// <summary>Queues the fiber's body on the thread pool, flowing the caller's execution context.</summary>

@@ -20,7 +20,7 @@ public static class Parking
     {
         await clock.WaitForTimersAsync(timers).DefaultTimeout();
         await TestTimeouts.UntilAsync(
-            () => fibers.All(f => f() is { Status: FiberStatus.Suspended, HasYielded: true }),
+            () => fibers.All(f => f() is { Status: FiberStatus.Suspended }),
             $"{fibers.Length} fiber(s) are suspended");
     }
 
@@ -37,7 +37,7 @@ public static class Parking
     /// interruption from a thread with no SynchronizationContext runs its continuation (its finally) inline.
     /// </summary>
     public static Task ParkedAsync(this Fiber fiber) =>
-        TestTimeouts.UntilAsync(() => fiber is { Status: FiberStatus.Suspended, HasYielded: true }, $"{fiber} is parked");
+        TestTimeouts.UntilAsync(() => fiber.Status == FiberStatus.Suspended, $"{fiber} is parked");
 
     /// <summary>Completes once <paramref name="fiber"/> reports <see cref="FiberStatus.Suspended"/>.</summary>
     public static Task SuspendedAsync(this Fiber fiber) =>
