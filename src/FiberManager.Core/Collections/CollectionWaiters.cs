@@ -5,7 +5,7 @@ using System.Runtime.ExceptionServices;
 namespace FiberManager.Core.Collections;
 
 /// <summary>
-/// The waiters of a fiber collection (<see cref="FiberSetCore"/>, <see cref="FiberCollectionCore{TKey}"/>):
+/// The waiters of a fiber collection (<see cref="FiberCollectionCore{TKey}"/>):
 /// the first failure recorded for join, the empty waiter and the join waiter. A mutable struct held
 /// in a field of its owner (never copied), so it costs the owner no allocation; its owner guards it
 /// with its own lock and passes in its member count.
