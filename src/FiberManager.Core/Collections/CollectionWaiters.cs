@@ -18,6 +18,7 @@ namespace FiberManager.Core.Collections;
 /// (<see cref="Wake"/>), except when an owner stores a fiber that has ended already: it leaves at once,
 /// re-entering the lock, and only sources that run their continuations asynchronously are completed.</para>
 /// </remarks>
+[DebuggerDisplay("Failed = {_failure != null}, EmptyWaiter = {_emptyWaiter != null}, JoinWaiter = {_joinWaiter != null}")]
 internal struct CollectionWaiters
 {
     // Returned by MemberEndedLocked when only the join waiter is to be woken (a failure was recorded).
