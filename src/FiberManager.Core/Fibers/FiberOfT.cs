@@ -12,10 +12,16 @@ namespace FiberManager.Core.Fibers;
 [DebuggerDisplay("Fiber #{Id} {Status}")]
 public sealed class Fiber<T> : Fiber, IThreadPoolWorkItem
 {
+    private static readonly object s_defaultContext = new();
+
     private object? _body;
-    private ExecutionContext? _executionContext;
-    private T? _value;
-    private int _started;
+
+    // Set by Start: the caller's ExecutionContext, or s_defaultContext when there is none to flow;
+    // taken (once) by Execute, so it is also what makes the fiber run only once.
+    private object? _startState;
+
+    // The body's own task, when it returned a Task<T> and succeeded: the value, and what JoinAsync hands back.
+    private Task<T>? _result;
 
     internal Fiber(FiberRuntime runtime, Fiber? parent, FiberScope ambientScope, object body)
         : base(runtime, parent, ambientScope)
@@ -29,7 +35,7 @@ public sealed class Fiber<T> : Fiber, IThreadPoolWorkItem
     public ValueTask<Exit<T>> AwaitAsync(CancellationToken cancellationToken = default)
     {
         var exit = AwaitExitAsync(cancellationToken);
-        return exit.IsCompletedSuccessfully ? new ValueTask<Exit<T>>(new Exit<T>(exit.Result, _value)) : AwaitSlowAsync(exit);
+        return exit.IsCompletedSuccessfully ? new ValueTask<Exit<T>>(new Exit<T>(exit.Result, Value)) : AwaitSlowAsync(exit);
     }
 
     /// <summary>
@@ -37,28 +43,33 @@ public sealed class Fiber<T> : Fiber, IThreadPoolWorkItem
     /// and throws <see cref="FiberInterruptedException"/> when it was interrupted.
     /// </summary>
     /// <param name="cancellationToken">Stops the wait.</param>
-    public async Task<T> JoinAsync(CancellationToken cancellationToken = default)
+    public Task<T> JoinAsync(CancellationToken cancellationToken = default)
     {
-        var exit = await AwaitAsync(cancellationToken).ConfigureAwait(false);
-        return exit.GetValueOrThrow(Id);
+        // Ended (observers told, as AwaitExitAsync requires) with the body's own completed task: that
+        // task is the answer, so joining a finished fiber allocates nothing.
+        if (IsSettled && Volatile.Read(ref _result) is { } result)
+        {
+            return result;
+        }
+
+        return JoinSlowAsync(cancellationToken);
     }
 
     void IThreadPoolWorkItem.Execute()
     {
-        if (Interlocked.Exchange(ref _started, 1) != 0)
+        var state = Interlocked.Exchange(ref _startState, null);
+        if (state is null)
         {
             return;
         }
 
-        var context = _executionContext;
-        _executionContext = null;
-        if (context is null)
+        if (state is ExecutionContext context)
         {
-            Run();
+            ExecutionContext.Run(context, static fiber => ((Fiber<T>)fiber!).Run(), this);
         }
         else
         {
-            ExecutionContext.Run(context, static state => ((Fiber<T>)state!).Run(), this);
+            Run();
         }
 
         MarkYielded();
@@ -67,9 +78,11 @@ public sealed class Fiber<T> : Fiber, IThreadPoolWorkItem
     /// <summary>Queues the fiber's body on the thread pool, flowing the caller's execution context.</summary>
     internal void Start()
     {
-        _executionContext = ExecutionContext.Capture();
+        _startState = (object?)ExecutionContext.Capture() ?? s_defaultContext;
         ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
     }
+
+    private T? Value => Volatile.Read(ref _result) is { } result ? result.Result : default;
 
     private void Run()
     {
@@ -131,7 +144,7 @@ public sealed class Fiber<T> : Fiber, IThreadPoolWorkItem
         {
             if (task is Task<T> typed)
             {
-                _value = typed.Result;
+                Volatile.Write(ref _result, typed);
             }
 
             return (ExitKind.Success, null);
@@ -165,5 +178,11 @@ public sealed class Fiber<T> : Fiber, IThreadPoolWorkItem
     }
 
     private async ValueTask<Exit<T>> AwaitSlowAsync(ValueTask<Exit> exit) =>
-        new(await exit.ConfigureAwait(false), _value);
+        new(await exit.ConfigureAwait(false), Value);
+
+    private async Task<T> JoinSlowAsync(CancellationToken cancellationToken)
+    {
+        var exit = await AwaitAsync(cancellationToken).ConfigureAwait(false);
+        return exit.GetValueOrThrow(Id);
+    }
 }
