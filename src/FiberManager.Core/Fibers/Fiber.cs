@@ -105,9 +105,6 @@ public abstract class Fiber
     /// <summary>True once an interruption has been requested (it may still be deferred by an uninterruptible region).</summary>
     public bool IsInterruptRequested => (Volatile.Read(ref _interruptState) & RequestedBit) != 0;
 
-    /// <summary>True once the fiber has ended and its observers have run: what awaiting its exit waits for.</summary>
-    private protected bool IsSettled => _observersNotified;
-
     /// <summary>True once the interruption took effect: the token is (or, once created, will be) cancelled.</summary>
     internal bool IsCancelled => (Volatile.Read(ref _interruptState) & CancelledBit) != 0;
 

@@ -12,16 +12,10 @@ namespace FiberManager.Core.Fibers;
 [DebuggerDisplay("Fiber #{Id} {Status}")]
 public sealed class Fiber<T> : Fiber, IThreadPoolWorkItem
 {
-    private static readonly object s_defaultContext = new();
-
     private object? _body;
-
-    // Set by Start: the caller's ExecutionContext, or s_defaultContext when there is none to flow;
-    // taken (once) by Execute, so it is also what makes the fiber run only once.
-    private object? _startState;
-
-    // The body's own task, when it returned a Task<T> and succeeded: the value, and what JoinAsync hands back.
-    private Task<T>? _result;
+    private ExecutionContext? _executionContext;
+    private T? _value;
+    private int _started;
 
     internal Fiber(FiberRuntime runtime, Fiber? parent, FiberScope ambientScope, object body)
         : base(runtime, parent, ambientScope)
@@ -35,7 +29,7 @@ public sealed class Fiber<T> : Fiber, IThreadPoolWorkItem
     public ValueTask<Exit<T>> AwaitAsync(CancellationToken cancellationToken = default)
     {
         var exit = AwaitExitAsync(cancellationToken);
-        return exit.IsCompletedSuccessfully ? new ValueTask<Exit<T>>(new Exit<T>(exit.Result, Value)) : AwaitSlowAsync(exit);
+        return exit.IsCompletedSuccessfully ? new ValueTask<Exit<T>>(new Exit<T>(exit.Result, _value)) : AwaitSlowAsync(exit);
     }
 
     /// <summary>
@@ -43,33 +37,28 @@ public sealed class Fiber<T> : Fiber, IThreadPoolWorkItem
     /// and throws <see cref="FiberInterruptedException"/> when it was interrupted.
     /// </summary>
     /// <param name="cancellationToken">Stops the wait.</param>
-    public Task<T> JoinAsync(CancellationToken cancellationToken = default)
+    public async Task<T> JoinAsync(CancellationToken cancellationToken = default)
     {
-        // Ended (observers told, as AwaitExitAsync requires) with the body's own completed task: that
-        // task is the answer, so joining a finished fiber allocates nothing.
-        if (IsSettled && Volatile.Read(ref _result) is { } result)
-        {
-            return result;
-        }
-
-        return JoinSlowAsync(cancellationToken);
+        var exit = await AwaitAsync(cancellationToken).ConfigureAwait(false);
+        return exit.GetValueOrThrow(Id);
     }
 
     void IThreadPoolWorkItem.Execute()
     {
-        var state = Interlocked.Exchange(ref _startState, null);
-        if (state is null)
+        if (Interlocked.Exchange(ref _started, 1) != 0)
         {
             return;
         }
 
-        if (state is ExecutionContext context)
+        var context = _executionContext;
+        _executionContext = null;
+        if (context is null)
         {
-            ExecutionContext.Run(context, static fiber => ((Fiber<T>)fiber!).Run(), this);
+            Run();
         }
         else
         {
-            Run();
+            ExecutionContext.Run(context, static state => ((Fiber<T>)state!).Run(), this);
         }
 
         MarkYielded();
@@ -78,11 +67,9 @@ public sealed class Fiber<T> : Fiber, IThreadPoolWorkItem
     /// <summary>Queues the fiber's body on the thread pool, flowing the caller's execution context.</summary>
     internal void Start()
     {
-        _startState = (object?)ExecutionContext.Capture() ?? s_defaultContext;
+        _executionContext = ExecutionContext.Capture();
         ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
     }
-
-    private T? Value => Volatile.Read(ref _result) is { } result ? result.Result : default;
 
     private void Run()
     {
@@ -144,7 +131,7 @@ public sealed class Fiber<T> : Fiber, IThreadPoolWorkItem
         {
             if (task is Task<T> typed)
             {
-                Volatile.Write(ref _result, typed);
+                _value = typed.Result;
             }
 
             return (ExitKind.Success, null);
@@ -178,11 +165,5 @@ public sealed class Fiber<T> : Fiber, IThreadPoolWorkItem
     }
 
     private async ValueTask<Exit<T>> AwaitSlowAsync(ValueTask<Exit> exit) =>
-        new(await exit.ConfigureAwait(false), Value);
-
-    private async Task<T> JoinSlowAsync(CancellationToken cancellationToken)
-    {
-        var exit = await AwaitAsync(cancellationToken).ConfigureAwait(false);
-        return exit.GetValueOrThrow(Id);
-    }
+        new(await exit.ConfigureAwait(false), _value);
 }

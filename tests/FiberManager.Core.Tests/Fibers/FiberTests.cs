@@ -485,24 +485,6 @@ public sealed class FiberTests
     }
 
     [Fact]
-    public async Task JoinAsync_OnAFiberThatSucceeded_ReturnsItsValueWithoutAllocating()
-    {
-        var runtime = new FiberRuntime();
-        await using var cleanup = runtime.DisposeBounded();
-        var fiber = runtime.ForkDaemon(_ => Task.FromResult(12345));
-        await fiber.AwaitExitAsync().DefaultTimeout();
-        Assert.Equal(12345, await fiber.JoinAsync().DefaultTimeout()); // warm-up
-
-        var before = GC.GetAllocatedBytesForCurrentThread();
-        var join = fiber.JoinAsync();
-        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
-
-        Assert.True(join.IsCompletedSuccessfully);
-        Assert.Equal(12345, await join);
-        Assert.Equal(0, allocated);
-    }
-
-    [Fact]
     public async Task Status_WhileInNeverAsync_IsSuspended_ThenDoneWhenInterrupted()
     {
         var runtime = new FiberRuntime();
