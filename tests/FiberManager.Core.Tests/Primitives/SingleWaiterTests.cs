@@ -147,12 +147,7 @@ public sealed class SingleWaiterTests
         var waiter = new CountingWaiter();
         using var earlier = new CancellationTokenSource();
         using var current = new CancellationTokenSource();
-        Assert.True(waiter.TryPark(out var first));
-        waiter.RegisterCancellation(earlier.Token, first);
-        Assert.True(waiter.TrySetResult(first, 1));
-        await waiter.AsValueTask(first).DefaultTimeout();
-        Assert.True(waiter.TryPark(out var second));
-        waiter.RegisterCancellation(current.Token, second);
+        var second = await CompleteOneParkThenParkAgainAsync(waiter, earlier.Token, current.Token);
 
         earlier.Cancel();
         waiter.DeliverLateCallback(earlier.Token); // as if the earlier park's callback had been running already
@@ -167,12 +162,7 @@ public sealed class SingleWaiterTests
     {
         var waiter = new SingleWaiter<int>(runContinuationsAsynchronously: true);
         using var cts = new CancellationTokenSource();
-        Assert.True(waiter.TryPark(out var first));
-        waiter.RegisterCancellation(cts.Token, first);
-        Assert.True(waiter.TrySetResult(first, 1));
-        await waiter.AsValueTask(first).DefaultTimeout();
-        Assert.True(waiter.TryPark(out var second));
-        waiter.RegisterCancellation(cts.Token, second);
+        var second = await CompleteOneParkThenParkAgainAsync(waiter, cts.Token, cts.Token);
 
         cts.Cancel();
 
@@ -224,6 +214,18 @@ public sealed class SingleWaiterTests
 
         Assert.False(waiter.TryPark(out _));
         Assert.Equal(5, await waiter.AsValueTask(version).DefaultTimeout());
+    }
+
+    /// <summary>Parks with <paramref name="first"/>, completes that park with a result, then parks again with <paramref name="second"/>.</summary>
+    private static async Task<short> CompleteOneParkThenParkAgainAsync(SingleWaiter<int> waiter, CancellationToken first, CancellationToken second)
+    {
+        Assert.True(waiter.TryPark(out var firstPark));
+        waiter.RegisterCancellation(first, firstPark);
+        Assert.True(waiter.TrySetResult(firstPark, 1));
+        Assert.Equal(1, await waiter.AsValueTask(firstPark).DefaultTimeout());
+        Assert.True(waiter.TryPark(out var secondPark));
+        waiter.RegisterCancellation(second, secondPark);
+        return secondPark;
     }
 
     /// <summary>The thread the wait's continuation ran on, and what taking its result threw.</summary>
