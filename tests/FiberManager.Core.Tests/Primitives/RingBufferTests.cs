@@ -188,7 +188,7 @@ public sealed class RingBufferTests
         return items;
     }
 
-    // Each helper creates the value in its own frame, so no local of the test keeps it alive.
+    // Each of these methods creates the value in its own frame, so no local of the test keeps it alive.
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static WeakReference AddAndRemoveFirst(ref RingBuffer<object> ring, bool atFront)
     {
