@@ -41,6 +41,8 @@ internal sealed class WorkloadResult
         Add("gc_gen0", allocations.Gen0);
         Add("gc_gen1", allocations.Gen1);
         Add("gc_gen2", allocations.Gen2);
+        Add("cpu_seconds", Math.Round(allocations.Cpu.TotalSeconds, 4));
+        Add("gc_pause_seconds", Math.Round(allocations.GcPause.TotalSeconds, 4));
         return this;
     }
 
@@ -98,16 +100,25 @@ internal sealed class WorkloadResult
     }
 }
 
-/// <summary>Bytes allocated (all threads) and GC counts between two points.</summary>
-internal readonly record struct Allocations(long Bytes, int Gen0, int Gen1, int Gen2)
+/// <summary>
+/// Bytes allocated (all threads), GC counts, the process's CPU time and the GC pause time between two
+/// points. CPU time is the figure to compare on a loaded machine, where wall-clock time also measures
+/// how long the process waited for a core.
+/// </summary>
+internal readonly record struct Allocations(long Bytes, int Gen0, int Gen1, int Gen2, TimeSpan Cpu, TimeSpan GcPause)
 {
-    public static Allocations Now() =>
-        new(GC.GetTotalAllocatedBytes(precise: true), GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2));
+    public static Allocations Now()
+    {
+        using var process = System.Diagnostics.Process.GetCurrentProcess();
+        return new(
+            GC.GetTotalAllocatedBytes(precise: true), GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2),
+            process.TotalProcessorTime, GC.GetTotalPauseDuration());
+    }
 
     public Allocations Since()
     {
         var now = Now();
-        return new(now.Bytes - Bytes, now.Gen0 - Gen0, now.Gen1 - Gen1, now.Gen2 - Gen2);
+        return new(now.Bytes - Bytes, now.Gen0 - Gen0, now.Gen1 - Gen1, now.Gen2 - Gen2, now.Cpu - Cpu, now.GcPause - GcPause);
     }
 }
 

@@ -1,6 +1,7 @@
 using FiberManager.Core.Collections;
 using FiberManager.Core.Fibers;
 using FiberManager.Core.Tests.Testing;
+using Microsoft.Extensions.Time.Testing;
 
 namespace FiberManager.Core.Tests;
 
@@ -22,7 +23,7 @@ public sealed class LifetimeTests
     [Fact]
     public async Task Fork_ChildTickingEverySecond_InterruptedWhenParentFinishesAtThreeSeconds()
     {
-        var clock = new ManualTimeProvider();
+        var clock = new FakeTimeProvider();
         await using var runtime = new FiberRuntime(clock);
         var ticks = 0;
         Fiber<Unit>? bar = null;
@@ -32,10 +33,10 @@ public sealed class LifetimeTests
             await ctx.DelayAsync(3 * Second);
         });
 
-        await clock.WaitForTimersAsync(2).DefaultTimeout(); // foo sleeps, bar ticked once and sleeps
+        await Parking.ParkedAsync(() => foo, () => bar); // foo sleeps, bar ticked once and sleeps
         for (var i = 0; i < 3; i++)
         {
-            clock.Advance(Second);
+            await clock.AdvanceAsync(Second);
         }
 
         await foo.JoinAsync().DefaultTimeout();
@@ -49,7 +50,7 @@ public sealed class LifetimeTests
     [Fact]
     public async Task ForkDaemon_ChildKeepsTicking_AfterParentEnds()
     {
-        var clock = new ManualTimeProvider();
+        var clock = new FakeTimeProvider();
         await using var runtime = new FiberRuntime(clock);
         var ticks = 0;
         Fiber<Unit>? bar = null;
@@ -59,17 +60,17 @@ public sealed class LifetimeTests
             await ctx.DelayAsync(3 * Second);
         });
 
-        await clock.WaitForTimersAsync(2).DefaultTimeout();
+        await Parking.ParkedAsync(() => foo, () => bar);
         for (var i = 0; i < 3; i++)
         {
-            clock.Advance(Second);
+            await clock.AdvanceAsync(Second);
         }
 
         await foo.JoinAsync().DefaultTimeout();
         Assert.Equal(4, ticks); // t = 0, 1, 2, 3: the daemon was not interrupted at 3 s
         for (var i = 0; i < 5; i++)
         {
-            clock.Advance(Second);
+            await clock.AdvanceAsync(Second);
         }
 
         Assert.Equal(9, ticks);
@@ -81,14 +82,15 @@ public sealed class LifetimeTests
     [Fact]
     public async Task ForkDaemon_ChildKeepsTicking_AfterParentIsInterruptedAtTwoSeconds()
     {
-        var clock = new ManualTimeProvider();
+        var clock = new FakeTimeProvider();
         await using var runtime = new FiberRuntime(clock);
         var ticks = 0;
         var fooInterrupted = false;
+        Fiber<Unit>? foo = null;
         Fiber<Unit>? bar = null;
         var program = runtime.ForkDaemon(async ctx =>
         {
-            var foo = ctx.Fork(async c =>
+            foo = ctx.Fork(async c =>
             {
                 bar = c.ForkDaemon(Ticker(() => Interlocked.Increment(ref ticks)));
                 try
@@ -105,9 +107,9 @@ public sealed class LifetimeTests
             return await foo.InterruptAsync();
         });
 
-        await clock.WaitForTimersAsync(3).DefaultTimeout(); // program, foo and bar all parked
-        clock.Advance(Second);
-        clock.Advance(Second);
+        await Parking.ParkedAsync(() => program, () => foo, () => bar);
+        await clock.AdvanceAsync(Second);
+        await clock.AdvanceAsync(Second);
         var fooExit = await program.JoinAsync().DefaultTimeout();
         Assert.True(fooExit.IsInterrupted);
         Assert.True(fooInterrupted);
@@ -115,7 +117,7 @@ public sealed class LifetimeTests
 
         for (var i = 0; i < 5; i++)
         {
-            clock.Advance(Second);
+            await clock.AdvanceAsync(Second);
         }
 
         Assert.Equal(8, ticks);
@@ -125,7 +127,7 @@ public sealed class LifetimeTests
     [Fact]
     public async Task ForkScoped_ChildOutlivesParent_AndEndsWhenScopeClosesAtFiveSeconds()
     {
-        var clock = new ManualTimeProvider();
+        var clock = new FakeTimeProvider();
         await using var runtime = new FiberRuntime(clock);
         var ticks = 0;
         var ticksWhenFooFinished = -1;
@@ -142,16 +144,16 @@ public sealed class LifetimeTests
             await local.DelayAsync(5 * Second);
         }));
 
-        await clock.WaitForTimersAsync(3).DefaultTimeout();
+        await Parking.ParkedAsync(() => program, () => foo, () => bar);
         for (var i = 0; i < 3; i++)
         {
-            clock.Advance(Second);
+            await clock.AdvanceAsync(Second);
         }
 
         await foo!.JoinAsync().DefaultTimeout();
         Assert.False(bar!.IsDone); // outlived its parent
-        clock.Advance(Second);
-        clock.Advance(Second);
+        await clock.AdvanceAsync(Second);
+        await clock.AdvanceAsync(Second);
         await program.JoinAsync().DefaultTimeout();
         var barExit = await bar.AwaitExitAsync().DefaultTimeout();
 
@@ -164,7 +166,7 @@ public sealed class LifetimeTests
     [Fact]
     public async Task ForkIn_ChildForkedFromInnerScopeIntoOuter_SurvivesInnerCloseAndEndsWithOuter()
     {
-        var clock = new ManualTimeProvider();
+        var clock = new FakeTimeProvider();
         await using var runtime = new FiberRuntime(clock);
         var ticks = 0;
         var ticksAtInnerClose = -1;
@@ -182,18 +184,18 @@ public sealed class LifetimeTests
             await outer.DelayAsync(5 * Second);
         }));
 
-        await clock.WaitForTimersAsync(2).DefaultTimeout();
+        await Parking.ParkedAsync(() => program, () => bar);
         for (var i = 0; i < 3; i++)
         {
-            clock.Advance(Second);
+            await clock.AdvanceAsync(Second);
         }
 
         // The inner scope closed at 3 s; closing completes asynchronously, so wait until the
-        // program has parked on its 5 s delay (bar's next tick + that delay) before moving on.
-        await clock.WaitForTimersAsync(2).DefaultTimeout();
+        // program has parked on its 5 s delay (bar parks again on its next tick) before moving on.
+        await Parking.ParkedAsync(() => program, () => bar);
         for (var i = 0; i < 5; i++)
         {
-            clock.Advance(Second);
+            await clock.AdvanceAsync(Second);
         }
 
         await program.JoinAsync().DefaultTimeout();

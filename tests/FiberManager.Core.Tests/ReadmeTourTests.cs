@@ -2,6 +2,7 @@ using FiberManager.Core.Collections;
 using FiberManager.Core.Fibers;
 using FiberManager.Core.Management;
 using FiberManager.Core.Tests.Testing;
+using Microsoft.Extensions.Time.Testing;
 
 namespace FiberManager.Core.Tests;
 
@@ -11,7 +12,7 @@ public sealed class ReadmeTourTests
     [Fact]
     public async Task FibersInThirtySeconds_ParentReturns42_TickerInterrupted_SetJoins()
     {
-        var clock = new ManualTimeProvider();
+        var clock = new FakeTimeProvider();
         await using var runtime = new FiberRuntime(clock);
         var ticks = 0;
         Fiber<Unit>? tickerFiber = null;
@@ -32,8 +33,7 @@ public sealed class ReadmeTourTests
         for (var i = 0; i < 3; i++)
         {
             // Both sleeps armed (the ticker re-arms after each tick) before the clock moves on.
-            await clock.WaitForTimersAsync(2).DefaultTimeout();
-            clock.Advance(TimeSpan.FromSeconds(1));
+            await clock.AdvanceWhenParkedAsync(TimeSpan.FromSeconds(1), () => parent, () => tickerFiber);
         }
 
         Assert.Equal(42, await parent.JoinAsync().DefaultTimeout());

@@ -5,7 +5,7 @@ using System.Runtime.ExceptionServices;
 namespace FiberManager.Core.Collections;
 
 /// <summary>
-/// The waiters of a fiber collection (<see cref="FiberSetCore"/>, <see cref="FiberCollectionCore{TKey}"/>):
+/// The waiters of a fiber collection (<see cref="FiberCollectionCore{TKey}"/>):
 /// the first failure recorded for join, the empty waiter and the join waiter. A mutable struct held
 /// in a field of its owner (never copied), so it costs the owner no allocation; its owner guards it
 /// with its own lock and passes in its member count.
@@ -18,6 +18,7 @@ namespace FiberManager.Core.Collections;
 /// (<see cref="Wake"/>), except when an owner stores a fiber that has ended already: it leaves at once,
 /// re-entering the lock, and only sources that run their continuations asynchronously are completed.</para>
 /// </remarks>
+[DebuggerDisplay("Failed = {_failure != null}, EmptyWaiter = {_emptyWaiter != null}, JoinWaiter = {_joinWaiter != null}")]
 internal struct CollectionWaiters
 {
     // Returned by MemberEndedLocked when only the join waiter is to be woken (a failure was recorded).

@@ -1,49 +1,63 @@
-using FiberManager.Core.Fibers;
 using System.Diagnostics;
+using FiberManager.Core.Fibers;
 
 namespace FiberManager.Core.Collections;
 
 /// <summary>
-/// The engine behind <see cref="FiberSet"/>, <see cref="FiberMap{TKey}"/> and
-/// <see cref="FiberHandle"/>: fibers stored under keys, removed by themselves when they end
-/// (guarded by identity, so a replaced fiber that ends late never removes its successor),
-/// interrupted when the collection is cleared or closed, and a sticky first failure for join.
+/// The one supervision engine behind <see cref="FiberSet"/>, <see cref="FiberMap{TKey}"/> and
+/// <see cref="FiberHandle"/>: self-cleaning members, interrupted (and awaited) when the collection
+/// is cleared or closed or its scope closes, a sticky first failure for join, and waiters for
+/// empty and join.
 /// </summary>
+/// <typeparam name="TKey">
+/// What a keyed member is stored under: the map's key, <see cref="Unit"/> for the handle's single
+/// slot, the fiber itself for a fiber added to a set.
+/// </typeparam>
 /// <remarks>
-/// Invariants (DEBUG-checked at the start of every locked block):
+/// <para>Two kinds of member, one bookkeeping:</para>
 /// <list type="bullet">
-/// <item>once closed, no member is added and the dictionary ends empty after close;</item>
-/// <item>the waiters' (<see cref="CollectionWaiters"/>: the empty waiter exists only while members
-/// exist; the failure, once set, never changes).</item>
+/// <item><description><b>Linked</b> (<see cref="RunLinked{T}"/>, a set's own fibers, its fast path): the
+/// collection is the fiber's lifetime owner; the fiber is linked into the collection's intrusive list
+/// (the links every fiber carries for its owner) and leaves it by itself when it completes
+/// (<see cref="Leave"/>, called once by the fiber, its exit recorded). No dictionary entry, no observer
+/// object, no hashing. Its propagate-interruption flag is the fiber's <c>ListFlag</c>.</description></item>
+/// <item><description><b>Keyed</b> (<see cref="RunKeyed{T}"/> and <see cref="TryStore"/>: a map's and a
+/// handle's fibers, fibers forked elsewhere and added to a set): stored under a key with an observer
+/// (<see cref="Member"/>) registered under the lock that stores it, so it runs before any clear or close
+/// that waits on the fiber. Storing under a key that holds another fiber replaces it: the new fiber is
+/// stored first, the old one interrupted after (unless only-if-missing). Removal on completion is guarded
+/// by identity (the member object), so a replaced fiber that ends late never removes its successor.</description></item>
 /// </list>
-/// Waiters are completed outside the lock (except when a fiber that has already ended is stored:
-/// see <see cref="CollectionWaiters"/>). Fibers are interrupted outside the lock. A member's
-/// observer is registered under the lock that stores it, so it runs before any clear or close that
-/// waits on the fiber.
+/// <para>Invariants (DEBUG-checked at the start of every locked block, with the list's own): once closed,
+/// nothing is added (linked or keyed); the member count is the linked plus the keyed ones; the waiters'
+/// (<see cref="CollectionWaiters"/>: the empty waiter exists only while members exist; the failure, once
+/// set, never changes). Waiters are completed outside the lock (for a leaving linked member, once the fiber
+/// is done, so that a woken waiter finds its exit), except when a fiber that has ended already is stored
+/// (see <see cref="CollectionWaiters"/>). Fibers are interrupted outside the lock: an interrupt runs the
+/// fiber's token callbacks, and whatever they resume, inline.</para>
 /// </remarks>
-[DebuggerDisplay("Count = {Count}, Closed = {IsClosed}")]
-internal sealed class FiberCollectionCore<TKey>
+[DebuggerDisplay("Count = {MemberCount}, Closed = {IsClosed}")]
+internal sealed class FiberCollectionCore<TKey> : FiberList
     where TKey : notnull
 {
-    private readonly Lock _lock = new();
-    private readonly Dictionary<TKey, Member> _members;
     private readonly FiberScope _scope;
+    private readonly IEqualityComparer<TKey>? _comparer;
     private readonly long _finalizerRegistration;
-    private bool _closed;
+    private Dictionary<TKey, Member>? _keyed; // created by the first keyed store
     private Task? _closeTask;
-    private CollectionWaiters _waiters; // under _lock; a mutable struct: never copied
+    private CollectionWaiters _waiters; // under SyncRoot; a mutable struct: never copied
 
     public FiberCollectionCore(FiberScope scope, IEqualityComparer<TKey>? comparer)
     {
         ArgumentNullException.ThrowIfNull(scope);
         _scope = scope;
-        _members = new Dictionary<TKey, Member>(comparer);
+        _comparer = comparer;
         Id = FiberRuntime.NextId();
         Interruptor = new Interruptor(InterruptorKind.Collection, Id);
         _finalizerRegistration = scope.TryAddFinalizerCore(() => new ValueTask(CloseMembersAsync()));
         if (_finalizerRegistration == 0)
         {
-            _closed = true; // made in a closed scope: closed from the start
+            _ = Close(); // made in a closed scope: closed from the start
         }
     }
 
@@ -51,35 +65,42 @@ internal sealed class FiberCollectionCore<TKey>
 
     public Interruptor Interruptor { get; }
 
-    public FiberScope Scope => _scope;
-
-    public int Count
+    /// <summary>Linked plus keyed members.</summary>
+    public int MemberCount
     {
         get
         {
-            lock (_lock)
+            lock (SyncRoot)
             {
-                return _members.Count;
+                AssertInvariants();
+                return MemberCountLocked;
             }
         }
     }
 
-    public bool IsClosed
+    private int MemberCountLocked => CountLocked + (_keyed?.Count ?? 0);
+
+    /// <summary>
+    /// Creates a fiber for <paramref name="body"/> whose lifetime owner is this collection (a linked
+    /// member), then starts it (interrupted first, so its body never runs, if the collection is closed).
+    /// </summary>
+    public Fiber<T> RunLinked<T>(object body, bool propagateInterruption)
     {
-        get
+        var fiber = new Fiber<T>(_scope.Runtime, null, _scope, body) { ListFlag = propagateInterruption };
+        if (!TryAdd(fiber))
         {
-            lock (_lock)
-            {
-                return _closed;
-            }
+            fiber.Interrupt(Interruptor);
         }
+
+        fiber.Start();
+        return fiber;
     }
 
-    /// <summary>Creates a fiber for <paramref name="body"/>, stores it under the key it picks, then starts it.</summary>
-    public Fiber<T> Run<T>(Func<Fiber<T>, TKey> keyOf, object body, bool onlyIfMissing, bool propagateInterruption)
+    /// <summary>Creates a fiber for <paramref name="body"/>, stores it under <paramref name="key"/> (see <see cref="TryStore"/>), then starts it.</summary>
+    public Fiber<T> RunKeyed<T>(TKey key, object body, bool onlyIfMissing, bool propagateInterruption)
     {
         var fiber = _scope.Runtime.CreateUnowned<T>(_scope, body);
-        TryStore(keyOf(fiber), fiber, onlyIfMissing, propagateInterruption);
+        TryStore(key, fiber, onlyIfMissing, propagateInterruption);
         fiber.Start();
         return fiber;
     }
@@ -88,33 +109,35 @@ internal sealed class FiberCollectionCore<TKey>
     /// Stores <paramref name="fiber"/> under <paramref name="key"/>. An existing fiber under the key
     /// is replaced (stored first, interrupted after) unless <paramref name="onlyIfMissing"/>.
     /// When the fiber is not stored (closed, or the key is taken with only-if-missing) it is
-    /// interrupted and false is returned. Storing the fiber already stored under the key changes
-    /// nothing and returns true.
+    /// interrupted and false is returned. A fiber that is a member already (stored under the key, or
+    /// linked here) changes nothing and returns true.
     /// </summary>
     public bool TryStore(TKey key, Fiber fiber, bool onlyIfMissing, bool propagateInterruption)
     {
         ArgumentNullException.ThrowIfNull(fiber);
-        var member = new Member(this, key, fiber, propagateInterruption);
         Member? replaced = null;
         bool stored;
-        lock (_lock)
+        lock (SyncRoot)
         {
             AssertInvariants();
-            _members.TryGetValue(key, out var existing);
-            if (existing is not null && ReferenceEquals(existing.Fiber, fiber))
+            Member? existing = null;
+            // ListOwner == this is written and cleared only under this lock: exact here.
+            if (ReferenceEquals(fiber.ListOwner, this)
+                || (_keyed is not null && _keyed.TryGetValue(key, out existing) && ReferenceEquals(existing.Fiber, fiber)))
             {
-                // Already stored. As a replacement it would be interrupted as its own predecessor.
+                // Already a member. As a replacement it would be interrupted as its own predecessor.
                 return true;
             }
 
-            if (_closed || (onlyIfMissing && existing is not null))
+            if (IsClosedLocked || (onlyIfMissing && existing is not null))
             {
                 stored = false;
             }
             else
             {
+                var member = new Member(this, key, fiber, propagateInterruption);
                 replaced = existing;
-                _members[key] = member;
+                (_keyed ??= new Dictionary<TKey, Member>(_comparer))[key] = member;
                 // Observe before the lock is released, so no clear or close can start waiting on the
                 // fiber ahead of its member: when it ends it leaves first, and whoever waited on it
                 // finds it gone. (A fiber that has ended already leaves here, re-entering the lock.)
@@ -135,9 +158,11 @@ internal sealed class FiberCollectionCore<TKey>
 
     public bool TryGet(TKey key, out Fiber? fiber)
     {
-        lock (_lock)
+        lock (SyncRoot)
         {
-            var found = _members.TryGetValue(key, out var member);
+            AssertInvariants();
+            Member? member = null;
+            var found = _keyed is not null && _keyed.TryGetValue(key, out member);
             fiber = member?.Fiber;
             return found;
         }
@@ -145,31 +170,32 @@ internal sealed class FiberCollectionCore<TKey>
 
     public TKey[] Keys()
     {
-        lock (_lock)
+        lock (SyncRoot)
         {
-            return [.. _members.Keys];
+            AssertInvariants();
+            return _keyed is null ? [] : [.. _keyed.Keys];
         }
     }
 
     /// <summary>Removes the fiber under <paramref name="key"/>, interrupts it and waits for it.</summary>
     public async Task<bool> RemoveAsync(TKey key)
     {
-        Member? removed;
+        Member? removed = null;
         object? changed;
-        lock (_lock)
+        lock (SyncRoot)
         {
             AssertInvariants();
-            if (!_members.Remove(key, out removed))
+            if (_keyed is null || !_keyed.Remove(key, out removed))
             {
                 return false;
             }
 
-            changed = _waiters.MemberEndedLocked(failure: null, becameEmpty: _members.Count == 0);
+            changed = _waiters.MemberEndedLocked(failure: null, becameEmpty: MemberCountLocked == 0);
         }
 
         if (changed is not null)
         {
-            _waiters.Wake(changed, _lock);
+            _waiters.Wake(changed, SyncRoot);
         }
 
         removed.Fiber.Interrupt(Interruptor);
@@ -181,10 +207,10 @@ internal sealed class FiberCollectionCore<TKey>
     public Task ClearAsync()
     {
         Fiber[] fibers;
-        lock (_lock)
+        lock (SyncRoot)
         {
             AssertInvariants();
-            fibers = [.. _members.Values.Select(static m => m.Fiber)];
+            fibers = MembersLocked(SnapshotLocked());
         }
 
         InterruptAll(fibers);
@@ -198,10 +224,10 @@ internal sealed class FiberCollectionCore<TKey>
             return Task.FromCanceled(cancellationToken);
         }
 
-        lock (_lock)
+        lock (SyncRoot)
         {
             AssertInvariants();
-            return _waiters.AwaitEmptyLocked(_members.Count, cancellationToken);
+            return _waiters.AwaitEmptyLocked(MemberCountLocked, cancellationToken);
         }
     }
 
@@ -211,10 +237,10 @@ internal sealed class FiberCollectionCore<TKey>
         while (true)
         {
             Task? wait;
-            lock (_lock)
+            lock (SyncRoot)
             {
                 AssertInvariants();
-                wait = _waiters.JoinStepLocked(_members.Count);
+                wait = _waiters.JoinStepLocked(MemberCountLocked);
             }
 
             if (wait is null)
@@ -235,25 +261,63 @@ internal sealed class FiberCollectionCore<TKey>
         _scope.RemoveFinalizer(_finalizerRegistration);
     }
 
+    /// <summary>A linked member completed (called once by the fiber, its exit recorded): it leaves.</summary>
+    internal override object? Leave(Fiber fiber)
+    {
+        var failure = CollectionWaiters.FailureOf(fiber.RecordedExit(), fiber.Id, fiber.ListFlag, Interruptor);
+        lock (SyncRoot)
+        {
+            AssertInvariants();
+            if (!UnlinkLocked(fiber))
+            {
+                return null;
+            }
+
+            return _waiters.MemberEndedLocked(failure, becameEmpty: MemberCountLocked == 0);
+        }
+    }
+
+    /// <summary>Wakes, once the leaving fiber is done, what <see cref="Leave"/> returned.</summary>
+    internal override void AfterLeft(object left) => _waiters.Wake(left, SyncRoot);
+
     private Task CloseMembersAsync()
     {
         Fiber[] fibers;
         Task closing;
-        lock (_lock)
+        lock (SyncRoot)
         {
             AssertInvariants();
-            _closed = true;
+            var linked = CloseLocked();
             if (_closeTask is not null)
             {
                 return _closeTask;
             }
 
-            fibers = [.. _members.Values.Select(static m => m.Fiber)];
+            fibers = MembersLocked(linked);
             _closeTask = closing = Fiber.WhenAllDone(fibers);
         }
 
         InterruptAll(fibers);
         return closing;
+    }
+
+    /// <summary>The linked fibers given, plus the keyed ones; under the lock.</summary>
+    private Fiber[] MembersLocked(Fiber[] linked)
+    {
+        if (_keyed is not { Count: > 0 } keyed)
+        {
+            return linked;
+        }
+
+        var fibers = new Fiber[linked.Length + keyed.Count];
+        linked.CopyTo(fibers, 0);
+        var i = linked.Length;
+        foreach (var member in keyed.Values)
+        {
+            fibers[i++] = member.Fiber;
+        }
+
+        return fibers;
     }
 
     // Never under the lock: an interrupt runs the fiber's token callbacks, and whatever they resume, inline.
@@ -265,31 +329,35 @@ internal sealed class FiberCollectionCore<TKey>
         }
     }
 
-    private void OnMemberDone(Member member)
+    private void OnKeyedMemberDone(Member member)
     {
         var failure = CollectionWaiters.FailureOf(
             member.Fiber.GetExit(), member.Fiber.Id, member.PropagateInterruption, Interruptor);
         object? changed;
-        lock (_lock)
+        lock (SyncRoot)
         {
             AssertInvariants();
-            var removed = _members.TryGetValue(member.Key, out var current) && ReferenceEquals(current, member)
-                && _members.Remove(member.Key);
-            changed = _waiters.MemberEndedLocked(failure, becameEmpty: removed && _members.Count == 0);
+            // Identity-guarded: only this member's own entry goes (a successor stored under the key stays).
+            var removed = _keyed is not null && _keyed.TryGetValue(member.Key, out var current) && ReferenceEquals(current, member)
+                && _keyed.Remove(member.Key);
+            changed = _waiters.MemberEndedLocked(failure, becameEmpty: removed && MemberCountLocked == 0);
         }
 
         if (changed is not null)
         {
-            _waiters.Wake(changed, _lock);
+            _waiters.Wake(changed, SyncRoot);
         }
     }
 
     [Conditional("DEBUG")]
     private void AssertInvariants()
     {
-        _waiters.AssertInvariantsLocked(_members.Count);
+        Debug.Assert(SyncRoot.IsHeldByCurrentThread, "Invariants are checked under the collection's lock.");
+        _waiters.AssertInvariantsLocked(MemberCountLocked);
     }
 
+    /// <summary>A keyed member: what its completion removes (if it is still the one stored) and reports.</summary>
+    [DebuggerDisplay("{Key}: {Fiber}")]
     private sealed class Member(FiberCollectionCore<TKey> owner, TKey key, Fiber fiber, bool propagateInterruption) : IFiberObserver
     {
         public TKey Key { get; } = key;
@@ -298,6 +366,6 @@ internal sealed class FiberCollectionCore<TKey>
 
         public bool PropagateInterruption { get; } = propagateInterruption;
 
-        public void OnFiberDone(Fiber fiber) => owner.OnMemberDone(this);
+        public void OnFiberDone(Fiber fiber) => owner.OnKeyedMemberDone(this);
     }
 }

@@ -33,7 +33,7 @@ public sealed class FiberHandle : IAsyncDisposable
     public Fiber<T> Run<T>(Func<FiberContext, Task<T>> body, bool onlyIfMissing = false, bool propagateInterruption = false)
     {
         ArgumentNullException.ThrowIfNull(body);
-        return _core.Run<T>(static _ => default, body, onlyIfMissing, propagateInterruption);
+        return _core.RunKeyed<T>(default, body, onlyIfMissing, propagateInterruption);
     }
 
     /// <summary>Forks a body that returns nothing into the slot.</summary>
@@ -41,7 +41,7 @@ public sealed class FiberHandle : IAsyncDisposable
     public Fiber<Unit> Run(Func<FiberContext, Task> body, bool onlyIfMissing = false, bool propagateInterruption = false)
     {
         ArgumentNullException.ThrowIfNull(body);
-        return _core.Run<Unit>(static _ => default, body, onlyIfMissing, propagateInterruption);
+        return _core.RunKeyed<Unit>(default, body, onlyIfMissing, propagateInterruption);
     }
 
     /// <summary>

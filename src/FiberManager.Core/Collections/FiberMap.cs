@@ -30,7 +30,7 @@ public sealed class FiberMap<TKey> : IAsyncDisposable
     public long Id => _core.Id;
 
     /// <summary>The number of fibers stored.</summary>
-    public int Count => _core.Count;
+    public int Count => _core.MemberCount;
 
     /// <summary>True once the map is closed.</summary>
     public bool IsClosed => _core.IsClosed;
@@ -48,7 +48,7 @@ public sealed class FiberMap<TKey> : IAsyncDisposable
     public Fiber<T> Run<T>(TKey key, Func<FiberContext, Task<T>> body, bool onlyIfMissing = false, bool propagateInterruption = false)
     {
         ArgumentNullException.ThrowIfNull(body);
-        return _core.Run<T>(_ => key, body, onlyIfMissing, propagateInterruption);
+        return _core.RunKeyed<T>(key, body, onlyIfMissing, propagateInterruption);
     }
 
     /// <summary>Forks a body that returns nothing under <paramref name="key"/> (see <see cref="Run{T}"/>).</summary>
@@ -56,7 +56,7 @@ public sealed class FiberMap<TKey> : IAsyncDisposable
     public Fiber<Unit> Run(TKey key, Func<FiberContext, Task> body, bool onlyIfMissing = false, bool propagateInterruption = false)
     {
         ArgumentNullException.ThrowIfNull(body);
-        return _core.Run<Unit>(_ => key, body, onlyIfMissing, propagateInterruption);
+        return _core.RunKeyed<Unit>(key, body, onlyIfMissing, propagateInterruption);
     }
 
     /// <summary>

@@ -23,11 +23,11 @@ namespace FiberManager.Core.Collections;
 [DebuggerDisplay("FiberSet Count = {Count}, Closed = {IsClosed}")]
 public sealed class FiberSet : IAsyncDisposable
 {
-    private readonly FiberSetCore _core;
+    private readonly FiberCollectionCore<Fiber> _core;
 
     /// <summary>Creates a set that closes when <paramref name="scope"/> closes.</summary>
     public FiberSet(FiberScope scope) =>
-        _core = new FiberSetCore(scope);
+        _core = new FiberCollectionCore<Fiber>(scope, ReferenceEqualityComparer.Instance);
 
     /// <summary>The set's id (the interruptor reported for fibers it interrupts).</summary>
     public long Id => _core.Id;
@@ -43,7 +43,7 @@ public sealed class FiberSet : IAsyncDisposable
     public Fiber<T> Run<T>(Func<FiberContext, Task<T>> body, bool propagateInterruption = false)
     {
         ArgumentNullException.ThrowIfNull(body);
-        return _core.Run<T>(body, propagateInterruption);
+        return _core.RunLinked<T>(body, propagateInterruption);
     }
 
     /// <summary>Forks a body that returns nothing into the set.</summary>
@@ -51,7 +51,7 @@ public sealed class FiberSet : IAsyncDisposable
     public Fiber<Unit> Run(Func<FiberContext, Task> body, bool propagateInterruption = false)
     {
         ArgumentNullException.ThrowIfNull(body);
-        return _core.Run<Unit>(body, propagateInterruption);
+        return _core.RunLinked<Unit>(body, propagateInterruption);
     }
 
     /// <summary>
@@ -60,8 +60,11 @@ public sealed class FiberSet : IAsyncDisposable
     /// Adding a fiber that is already in the set changes nothing and returns true.
     /// </summary>
     /// <example><code>var fiber = runtime.ForkDaemon(ctx => WorkAsync(ctx)); set.TryAdd(fiber);</code></example>
-    public bool TryAdd(Fiber fiber, bool propagateInterruption = false) =>
-        _core.TryAddForeign(fiber, propagateInterruption);
+    public bool TryAdd(Fiber fiber, bool propagateInterruption = false)
+    {
+        ArgumentNullException.ThrowIfNull(fiber);
+        return _core.TryStore(fiber, fiber, onlyIfMissing: false, propagateInterruption);
+    }
 
     /// <summary>Completes when the set is empty (at once if it is).</summary>
     /// <example><code>await set.AwaitEmptyAsync(cancellationToken);</code></example>

@@ -54,6 +54,8 @@ public abstract class Fiber
     private CompletionSource? _doneSource;
     private volatile bool _isDone;
     private volatile bool _observersNotified;
+    // True once the body's first synchronous part has given its starting thread back (it awaited
+    // something not yet complete, or ended): from then on every await up its call chain is registered.
     private volatile bool _hasYielded;
     private int _suspendDepth;
     private FiberList? _children;
@@ -85,8 +87,17 @@ public abstract class Fiber
     public Fiber? Parent { get; }
 
     /// <summary>Running, suspended in one of the runtime's waits, or done.</summary>
+    /// <remarks>
+    /// <see cref="FiberStatus.Suspended"/> means parked: the fiber waits in a runtime wait that is fully
+    /// armed (a delay's timer exists), and it has given back the thread it started on, so every await up
+    /// its call chain is registered and completing the wait resumes it on the completing thread (inline,
+    /// for a delay that elapses). A fiber that has armed its first wait but is still returning from its
+    /// first step reports <see cref="FiberStatus.Running"/> for those few instructions.
+    /// </remarks>
     public FiberStatus Status =>
-        _isDone ? FiberStatus.Done : Volatile.Read(ref _suspendDepth) > 0 ? FiberStatus.Suspended : FiberStatus.Running;
+        _isDone ? FiberStatus.Done
+        : _hasYielded && Volatile.Read(ref _suspendDepth) > 0 ? FiberStatus.Suspended
+        : FiberStatus.Running;
 
     /// <summary>True once the fiber has ended and its finalizers have run.</summary>
     public bool IsDone => _isDone;
@@ -98,18 +109,6 @@ public abstract class Fiber
     internal bool IsCancelled => (Volatile.Read(ref _interruptState) & CancelledBit) != 0;
 
     internal FiberRuntime Runtime => AmbientScope.Runtime;
-
-    /// <summary>
-    /// True once the body's first synchronous part has given its starting thread back (it awaited
-    /// something not yet complete, or ended): from then on every await up its call chain is
-    /// registered, so a continuation completed on another thread runs inline there. The sync point
-    /// for tests that drive a manual clock (<see cref="Status"/> turns Suspended a few instructions earlier).
-    /// </summary>
-    internal bool HasYielded
-    {
-        get => _hasYielded;
-        private protected set => _hasYielded = value;
-    }
 
     internal FiberScope AmbientScope { get; }
 
@@ -241,6 +240,9 @@ public abstract class Fiber
     }
 
     internal void EnterSuspended() => Interlocked.Increment(ref _suspendDepth);
+
+    /// <summary>Called once the body's first step has returned the thread it started on (see <see cref="Status"/>).</summary>
+    private protected void MarkYielded() => _hasYielded = true;
 
     internal void ExitSuspended() => Interlocked.Decrement(ref _suspendDepth);
 
@@ -518,184 +520,4 @@ public abstract class Fiber
             }
         }
     }
-}
-
-/// <summary>
-/// A fiber body supplied as an object rather than a delegate, for runtime-internal owners that
-/// start one fiber each (a managed fiber): no delegate per fiber.
-/// </summary>
-internal interface IFiberBody
-{
-    Task RunAsync(FiberContext context);
-}
-
-/// <summary>Told once when a fiber has ended.</summary>
-internal interface IFiberObserver
-{
-    void OnFiberDone(Fiber fiber);
-}
-
-/// <summary>A fiber that produces a value of type <typeparamref name="T"/>.</summary>
-/// <typeparam name="T">The value; <see cref="Unit"/> for fibers that return nothing.</typeparam>
-/// <example><code>
-/// Fiber&lt;int&gt; fiber = ctx.Fork(async c => { await c.DelayAsync(TimeSpan.FromSeconds(1)); return 1; });
-/// Exit&lt;int&gt; exit = await fiber.AwaitAsync();   // never throws
-/// int value = await fiber.JoinAsync();              // rethrows a failure
-/// </code></example>
-public sealed class Fiber<T> : Fiber, IThreadPoolWorkItem
-{
-    private object? _body;
-    private ExecutionContext? _executionContext;
-    private T? _value;
-    private int _started;
-
-    internal Fiber(FiberRuntime runtime, Fiber? parent, FiberScope ambientScope, object body)
-        : base(runtime, parent, ambientScope)
-    {
-        Debug.Assert(body is Func<FiberContext, Task<T>> || body is Func<FiberContext, Task> || body is IFiberBody, "body has a supported shape");
-        _body = body;
-    }
-
-    /// <summary>Waits for the fiber to end and returns its exit with its value; never throws for the fiber's own outcome.</summary>
-    /// <param name="cancellationToken">Stops the wait.</param>
-    public ValueTask<Exit<T>> AwaitAsync(CancellationToken cancellationToken = default)
-    {
-        var exit = AwaitExitAsync(cancellationToken);
-        return exit.IsCompletedSuccessfully ? new ValueTask<Exit<T>>(new Exit<T>(exit.Result, _value)) : AwaitSlowAsync(exit);
-    }
-
-    /// <summary>
-    /// Waits for the fiber and returns its value; rethrows its failure (with the original stack),
-    /// and throws <see cref="FiberInterruptedException"/> when it was interrupted.
-    /// </summary>
-    /// <param name="cancellationToken">Stops the wait.</param>
-    public async Task<T> JoinAsync(CancellationToken cancellationToken = default)
-    {
-        var exit = await AwaitAsync(cancellationToken).ConfigureAwait(false);
-        return exit.GetValueOrThrow(Id);
-    }
-
-    void IThreadPoolWorkItem.Execute()
-    {
-        if (Interlocked.Exchange(ref _started, 1) != 0)
-        {
-            return;
-        }
-
-        var context = _executionContext;
-        _executionContext = null;
-        if (context is null)
-        {
-            Run();
-        }
-        else
-        {
-            ExecutionContext.Run(context, static state => ((Fiber<T>)state!).Run(), this);
-        }
-
-        HasYielded = true;
-    }
-
-    /// <summary>Queues the fiber's body on the thread pool, flowing the caller's execution context.</summary>
-    internal void Start()
-    {
-        _executionContext = ExecutionContext.Capture();
-        ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
-    }
-
-    private void Run()
-    {
-        if (IsInterruptRequested)
-        {
-            // Interrupted before it ever ran (its owner was closed, or it was interrupted while
-            // queued): the body never starts, so there is nothing to cancel cooperatively.
-            _body = null;
-            _ = FinishAsync(ExitKind.Interrupted, null);
-            return;
-        }
-
-        _ = RunAsync();
-    }
-
-    private async Task RunAsync()
-    {
-        var body = _body;
-        _body = null;
-        var context = new FiberContext(this, AmbientScope);
-        var kind = ExitKind.Success;
-        Exception? failure = null;
-        Task? task;
-        try
-        {
-            task = body switch
-            {
-                Func<FiberContext, Task<T>> typed => typed(context),
-                Func<FiberContext, Task> untyped => untyped(context),
-                _ => ((IFiberBody)body!).RunAsync(context),
-            };
-            if (task is null)
-            {
-                throw new NullReferenceException();
-            }
-        }
-        catch (Exception exception)
-        {
-            task = null;
-            kind = Classify(exception);
-            failure = kind == ExitKind.Failure ? exception : null;
-        }
-
-        if (task is not null)
-        {
-            // Awaited without rethrowing: an interrupted body ends in a cancelled task, and throwing
-            // its exception once more here only to catch it would double the cost of an interrupt.
-            await task.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-            (kind, failure) = Outcome(task);
-        }
-
-        await FinishAsync(kind, failure).ConfigureAwait(false);
-    }
-
-    /// <summary>How a completed body task ended: what awaiting it would have returned or thrown.</summary>
-    private (ExitKind Kind, Exception? Failure) Outcome(Task task)
-    {
-        if (task.IsCompletedSuccessfully)
-        {
-            if (task is Task<T> typed)
-            {
-                _value = typed.Result;
-            }
-
-            return (ExitKind.Success, null);
-        }
-
-        Exception exception;
-        if (task.IsFaulted)
-        {
-            exception = task.Exception!.InnerExceptions[0]; // the exception await rethrows
-        }
-        else if (IsInterruptRequested)
-        {
-            return (ExitKind.Interrupted, null);
-        }
-        else
-        {
-            // Cancelled, but not by an interrupt: the body failed with the cancellation exception.
-            try
-            {
-                task.GetAwaiter().GetResult();
-                return (ExitKind.Success, null); // unreachable: the task is cancelled
-            }
-            catch (Exception thrown)
-            {
-                exception = thrown;
-            }
-        }
-
-        var kind = Classify(exception);
-        return (kind, kind == ExitKind.Failure ? exception : null);
-    }
-
-    private async ValueTask<Exit<T>> AwaitSlowAsync(ValueTask<Exit> exit) =>
-        new(await exit.ConfigureAwait(false), _value);
 }

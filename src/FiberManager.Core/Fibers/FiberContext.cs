@@ -368,20 +368,3 @@ public readonly struct FiberContext
         }
     }
 }
-
-/// <summary>An uninterruptible region; dispose it to end the region.</summary>
-/// <example><code>using (ctx.Uninterruptible()) { /* an interrupt waits until here */ }</code></example>
-public struct UninterruptibleRegion : IDisposable
-{
-    private Fiber? _fiber;
-
-    internal UninterruptibleRegion(Fiber fiber) => _fiber = fiber;
-
-    /// <summary>Ends the region; a pending interruption takes effect now.</summary>
-    public void Dispose()
-    {
-        var fiber = _fiber;
-        _fiber = null;
-        fiber?.ExitUninterruptible();
-    }
-}

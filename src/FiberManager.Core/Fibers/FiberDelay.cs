@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Threading.Tasks.Sources;
+using FiberManager.Core.Primitives;
 
 namespace FiberManager.Core.Fibers;
 
@@ -8,37 +9,48 @@ namespace FiberManager.Core.Fibers;
 /// time, or fails with <see cref="OperationCanceledException"/> when the fiber is interrupted.
 /// </summary>
 /// <remarks>
-/// Unlike <c>Task.Delay</c>, the timer starts only once the awaiter has registered its
-/// continuation (in <see cref="OnCompleted"/>), and completion runs that continuation inline on
-/// the timer's thread. So when a test clock shows the timer, the fiber is already parked on it,
-/// and advancing the clock resumes the fiber before <c>Advance</c> returns: schedules on a
-/// manual clock are deterministic. The fiber reports <see cref="FiberStatus.Suspended"/> while
-/// it waits. States: 0 = created, 1 = waiting, 2 = done; each moves forward once.
+/// <para>Unlike <c>Task.Delay</c>, the timer starts only once the awaiter has registered its
+/// continuation (in <see cref="IValueTaskSource.OnCompleted"/>), and completion runs that
+/// continuation inline on the timer's thread. The fiber reports <see cref="FiberStatus.Suspended"/>
+/// only once the wait is fully armed (parked in the fiber's wait slot or registered on its token,
+/// and the timer created), so when a test clock moves past the due time after that, the fiber
+/// resumes before the clock's <c>Advance</c> returns: schedules on a manual clock are deterministic.</para>
 /// <para>An interruption completes the wait through the fiber's wait slot (<see cref="Fiber.TryPark"/>),
 /// after the token's callbacks have run, so waiting needs neither the fiber's cancellation source
 /// nor a registration on its token; only when another wait of the same fiber holds the slot does
-/// this one register on the token. The interrupted wait resumes the fiber on the thread pool and
-/// its await throws a fresh <see cref="OperationCanceledException"/> for the fiber's token (one
-/// throw, no captured dispatch state).</para>
+/// this one register on the token. The interrupted wait resumes the fiber on the thread pool (never
+/// on the interrupter's thread) and its await throws a fresh <see cref="OperationCanceledException"/>
+/// for the fiber's token (one throw, no captured dispatch state).</para>
+/// <para>One object per wait: the value-task source (<see cref="SingleWaiter{TResult}"/>, parked once,
+/// at creation) is this object. Whichever of the timer, the slot and the token completes it first
+/// wins (<see cref="SingleWaiter{TResult}.TryBeginCompletion"/>); the winner disposes the timer,
+/// frees the slot and ends the suspension, then resumes the fiber. The suspension is entered by
+/// <see cref="Start"/> and ended by the completion, whichever order they run in
+/// (<c>_suspension</c>: 0 = neither, 1 = entered, 2 = completed; each side moves it once).</para>
 /// </remarks>
-[DebuggerDisplay("Delay {_delay}")]
-internal sealed class FiberDelay : IValueTaskSource
+[DebuggerDisplay("Delay {_delay}, {DebuggerState,nq}")]
+internal sealed class FiberDelay : SingleWaiter<bool>, IValueTaskSource
 {
+    private static readonly TimerCallback s_elapsed = static state => ((FiberDelay)state!).Complete(interrupted: false);
+
     private readonly Fiber _fiber;
     private readonly TimeSpan _delay;
-
-    // The result is true when the delay elapsed, false when the fiber was interrupted.
-    private ManualResetValueTaskSourceCore<bool> _core;
+    private readonly short _version;
     private ITimer? _timer;
-    private CancellationTokenRegistration _registration;
-    private int _state;
+    private int _started;
+    private int _suspension;
+    private volatile bool _interrupted;
 
     private FiberDelay(Fiber fiber, TimeSpan delay)
+        : base(runContinuationsAsynchronously: false)
     {
         _fiber = fiber;
         _delay = delay;
-        _core.RunContinuationsAsynchronously = false;
+        var parked = TryPark(out _version);
+        Debug.Assert(parked, "A new delay parks at once.");
     }
+
+    private string DebuggerState => IsParked ? "waiting" : _interrupted ? "interrupted" : "elapsed";
 
     /// <summary>A delay of <paramref name="delay"/> (<see cref="Timeout.InfiniteTimeSpan"/>: until interrupted).</summary>
     public static ValueTask Create(Fiber fiber, TimeSpan delay)
@@ -59,80 +71,88 @@ internal sealed class FiberDelay : IValueTaskSource
         }
 
         var source = new FiberDelay(fiber, delay);
-        return new ValueTask(source, source._core.Version);
+        return new ValueTask(source, source._version);
     }
 
-    public ValueTaskSourceStatus GetStatus(short token)
+    ValueTaskSourceStatus IValueTaskSource.GetStatus(short token)
     {
-        var status = _core.GetStatus(token);
-        return status == ValueTaskSourceStatus.Succeeded && !_core.GetResult(token) ? ValueTaskSourceStatus.Canceled : status;
+        var status = GetStatus(token);
+        return status == ValueTaskSourceStatus.Succeeded && _interrupted ? ValueTaskSourceStatus.Canceled : status;
     }
 
-    public void OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags)
+    void IValueTaskSource.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags)
     {
-        _core.OnCompleted(continuation, state, token, flags);
+        OnCompleted(continuation, state, token, flags);
         Start();
     }
 
-    public void GetResult(short token)
+    void IValueTaskSource.GetResult(short token)
     {
-        if (!_core.GetResult(token))
+        GetResult(token);
+        if (_interrupted)
         {
             throw new OperationCanceledException(_fiber.Token);
         }
     }
 
     /// <summary>Called once by the fiber's interrupt (or by <see cref="Fiber.TryPark"/>) when it took this wait from the slot.</summary>
-    internal void Interrupted() => Complete(cancelled: true);
+    internal void Interrupted() => Complete(interrupted: true);
+
+    /// <summary>Registered on the fiber's token only when the wait slot was taken: the token's cancellation interrupts the wait.</summary>
+    protected override void OnCancellationRequested(CancellationToken cancellationToken) => Complete(interrupted: true);
 
     private void Start()
     {
-        if (Interlocked.CompareExchange(ref _state, 1, 0) != 0)
+        if (Interlocked.Exchange(ref _started, 1) != 0)
         {
             return;
         }
 
-        _fiber.EnterSuspended();
         if (!_fiber.TryPark(this))
         {
-            _registration = _fiber.Token.UnsafeRegister(static s => ((FiberDelay)s!).Complete(cancelled: true), this);
+            RegisterCancellation(_fiber.Token, _version);
         }
 
-        if (_delay != Timeout.InfiniteTimeSpan && Volatile.Read(ref _state) == 1)
+        if (_delay != Timeout.InfiniteTimeSpan && IsParked)
         {
-            _timer = _fiber.Runtime.TimeProvider.CreateTimer(static s => ((FiberDelay)s!).Complete(cancelled: false), this, _delay, Timeout.InfiniteTimeSpan);
+            Volatile.Write(ref _timer, _fiber.Runtime.TimeProvider.CreateTimer(s_elapsed, this, _delay, Timeout.InfiniteTimeSpan));
         }
 
-        if (Volatile.Read(ref _state) == 2)
+        // Suspended only now that the wait is armed; if it completed meanwhile, the completion did not count us.
+        _fiber.EnterSuspended();
+        if (Interlocked.CompareExchange(ref _suspension, 1, 0) != 0)
         {
-            // Completed (cancelled) while we were still wiring up: release what we made.
-            _timer?.Dispose();
-            _registration.Unregister();
+            _fiber.ExitSuspended();
+        }
+
+        if (!IsParked)
+        {
+            // Completed while we were still wiring up: it may have missed the timer.
+            Volatile.Read(ref _timer)?.Dispose();
         }
     }
 
-    private void Complete(bool cancelled)
+    private void Complete(bool interrupted)
     {
-        if (Interlocked.CompareExchange(ref _state, 2, 1) != 1)
+        if (!TryBeginCompletion(_version))
         {
             return;
         }
 
-        _timer?.Dispose();
-        _registration.Unregister();
-        if (!cancelled)
+        _interrupted = interrupted;
+        Volatile.Read(ref _timer)?.Dispose();
+        if (!interrupted)
         {
             _fiber.Unpark(this);
         }
 
-        _fiber.ExitSuspended();
-        if (cancelled)
+        if (Interlocked.Exchange(ref _suspension, 2) == 1)
         {
-            // Never resume the fiber on the interrupter's thread (inside CancellationTokenSource.Cancel()
-            // or Fiber.Interrupt): its remaining body would run there.
-            _core.RunContinuationsAsynchronously = true;
+            _fiber.ExitSuspended();
         }
 
-        _core.SetResult(!cancelled);
+        // An interrupted fiber never resumes on the interrupter's thread (inside CancellationTokenSource.Cancel()
+        // or Fiber.Interrupt): its remaining body would run there.
+        SetResult(!interrupted, forceAsynchronousContinuation: interrupted);
     }
 }

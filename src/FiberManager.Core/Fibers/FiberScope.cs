@@ -133,18 +133,6 @@ public sealed class FiberScope : IAsyncDisposable
     /// <summary>The fibers whose lifetime this scope owns.</summary>
     internal FiberList FiberList => _fibers;
 
-    /// <summary>The finalizers registered and not yet run or removed (child scopes and collections among them).</summary>
-    internal int FinalizerCount
-    {
-        get
-        {
-            lock (_lock)
-            {
-                return _finalizers?.Count ?? 0;
-            }
-        }
-    }
-
     internal long TryAddFinalizerCore(Func<ValueTask> finalizer)
     {
         lock (_lock)

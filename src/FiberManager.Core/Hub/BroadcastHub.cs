@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using FiberManager.Core.Primitives;
 
 namespace FiberManager.Core.Hub;
 
@@ -57,7 +58,7 @@ internal sealed class BroadcastHub<T>
     private readonly TimeProvider _timeProvider;
     private readonly int _replayCapacity;
     private readonly int _subscriberBufferCapacity;
-    private HubItemRing<T> _replay;
+    private RingBuffer<HubItem<T>> _replay;
     private HubSubscription<T>[] _subscribers = [];
     private ulong _lastSequence;
     private HubItem<T> _terminal;

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
-using System.Threading.Tasks.Sources;
+using FiberManager.Core.Primitives;
 
 namespace FiberManager.Core.Hub;
 
@@ -21,8 +21,8 @@ namespace FiberManager.Core.Hub;
 /// <see cref="TryRead"/> may be called from any thread. <see cref="WaitToReadAsync"/> (and so
 /// <see cref="ReadAllAsync"/>) supports one waiter at a time, like a single-reader channel; its
 /// <see cref="ValueTask{TResult}"/> must be awaited once and only once, and a second concurrent call
-/// throws <see cref="InvalidOperationException"/>. The waiter is a reused value-task source, so waiting
-/// does not allocate.
+/// throws <see cref="InvalidOperationException"/>. The waiter is a reused value-task source
+/// (<see cref="SingleWaiter{TResult}"/>), so waiting does not allocate.
 /// </para>
 /// <example>
 /// <code>
@@ -34,8 +34,8 @@ namespace FiberManager.Core.Hub;
 /// </code>
 /// </example>
 /// </remarks>
-[DebuggerDisplay("Buffered = {_ring.Count}, Gap = {_gapFrom}..{_gapTo}, LastAccounted = {_lastAccounted}, Waiter = {_waiterState}, Finished = {_finished}, Disposed = {_disposed}")]
-internal sealed class HubSubscription<T> : IDisposable, IValueTaskSource<bool>
+[DebuggerDisplay("Buffered = {_ring.Count}, Gap = {_gapFrom}..{_gapTo}, LastAccounted = {_lastAccounted}, Waiter = {_waiter}, Finished = {_finished}, Disposed = {_disposed}")]
+internal sealed class HubSubscription<T> : IDisposable
 {
     // Invariants (checked by AssertInvariants at the start of every block that holds _lock):
     //  * Lock order: BroadcastHub._lock, then HubSubscription._lock; a subscription never takes the hub's
@@ -50,19 +50,20 @@ internal sealed class HubSubscription<T> : IDisposable, IValueTaskSource<bool>
     //  * _terminalSequence != 0 means the terminal item has been accounted for; it is _lastAccounted.
     //  * _finished: nothing more will ever be readable (terminal read, disposed, or nothing owed on a
     //    completed hub); then the ring and gap are empty.
-    //  * A waiter is Parked only while nothing is readable and the subscription is not finished. Whoever
-    //    moves it out of Parked completes it exactly once, after releasing every lock: a cancellation
-    //    completes it itself; Deliver and MarkDisposed (both under the hub's lock, so never both for one
-    //    park) hand it over through _wakeDue, with its registration in _wakeRegistration, and
-    //    CompletePendingWake claims it with one interlocked exchange (no lock).
-    private static readonly Action<object?, CancellationToken> s_cancelWaiter =
-        static (state, token) => ((HubSubscription<T>)state!).CancelWaiter(token);
+    //  * The reader parks (_waiter, under this lock) only while nothing is readable and the subscription is
+    //    not finished. Deliver and MarkDisposed, which make something readable or finish it, see a parked
+    //    waiter under this lock and record its park's version in _wakeVersion; CompletePendingWake then
+    //    completes that park after every lock is released. So a parked waiter with something readable always
+    //    has its wake recorded. A cancellation completes the park by itself (SingleWaiter); a completion for a
+    //    park that has ended already does nothing, so a late wake never completes a later park.
+
+    private const int NoWake = -1;
 
     private readonly Lock _lock = new();
     private readonly BroadcastHub<T> _hub;
     private readonly int _bufferCapacity;
     private readonly int _ringLimit;
-    private HubItemRing<T> _ring;
+    private RingBuffer<HubItem<T>> _ring;
     private ulong _gapFrom;
     private ulong _gapTo;
     private long _gapUtcTicks;
@@ -71,12 +72,10 @@ internal sealed class HubSubscription<T> : IDisposable, IValueTaskSource<bool>
     private bool _finished;
     private bool _disposed;
 
-    private ManualResetValueTaskSourceCore<bool> _waiter;
-    private WaiterState _waiterState;
-    private CancellationToken _waiterToken;
-    private CancellationTokenRegistration _waiterRegistration;
-    private CancellationTokenRegistration _wakeRegistration;
-    private int _wakeDue;
+    private readonly SingleWaiter<bool> _waiter = new(runContinuationsAsynchronously: true);
+
+    // The version of the park a Deliver or MarkDisposed found waiting (written under the lock), or -1.
+    private int _wakeVersion = NoWake;
 
     /// <summary>Creates a subscription; only <see cref="BroadcastHub{T}"/> does this, under its lock.</summary>
     /// <param name="hub">The hub this subscription belongs to.</param>
@@ -92,16 +91,6 @@ internal sealed class HubSubscription<T> : IDisposable, IValueTaskSource<bool>
         _bufferCapacity = bufferCapacity;
         _ringLimit = Math.Max(bufferCapacity, replayCount) + 1;
         _lastAccounted = lastAccounted;
-        _waiter.RunContinuationsAsynchronously = true;
-    }
-
-    private enum WaiterState : byte
-    {
-        /// <summary>No WaitToReadAsync in progress.</summary>
-        None,
-
-        /// <summary>A reader is waiting; the value-task source is not completed.</summary>
-        Parked,
     }
 
     /// <summary>The number of entries (items and at most one gap) that can be read without waiting.</summary>
@@ -217,37 +206,16 @@ internal sealed class HubSubscription<T> : IDisposable, IValueTaskSource<bool>
                 return new ValueTask<bool>(false);
             }
 
-            if (_waiterState != WaiterState.None)
+            if (!_waiter.TryPark(out version))
             {
                 throw new InvalidOperationException(
                     "Another WaitToReadAsync is already in progress on this subscription; it supports one reader at a time.");
             }
-
-            _waiter.Reset();
-            _waiterState = WaiterState.Parked;
-            _waiterToken = cancellationToken;
-            version = _waiter.Version;
         }
 
-        if (cancellationToken.CanBeCanceled)
-        {
-            // Registered outside the lock: if the token is cancelled right now the callback runs inline and
-            // completes the waiter itself. Whoever later completes the waiter unregisters it.
-            CancellationTokenRegistration registration = cancellationToken.UnsafeRegister(s_cancelWaiter, this);
-            lock (_lock)
-            {
-                AssertInvariants();
-                if (_waiterState == WaiterState.Parked && _waiter.Version == version)
-                {
-                    _waiterRegistration = registration;
-                    registration = default;
-                }
-            }
-
-            registration.Unregister();
-        }
-
-        return new ValueTask<bool>(this, version);
+        // Outside the lock: a token cancelled right now completes the park inline.
+        _waiter.RegisterCancellation(cancellationToken, version);
+        return _waiter.AsValueTask(version);
     }
 
     /// <summary>
@@ -281,17 +249,6 @@ internal sealed class HubSubscription<T> : IDisposable, IValueTaskSource<bool>
     /// <see cref="WaitToReadAsync"/> returns <see langword="false"/>. Idempotent.
     /// </summary>
     public void Dispose() => _hub.Remove(this);
-
-    /// <inheritdoc/>
-    bool IValueTaskSource<bool>.GetResult(short token) => _waiter.GetResult(token);
-
-    /// <inheritdoc/>
-    ValueTaskSourceStatus IValueTaskSource<bool>.GetStatus(short token) => _waiter.GetStatus(token);
-
-    /// <inheritdoc/>
-    void IValueTaskSource<bool>.OnCompleted(
-        Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
-        _waiter.OnCompleted(continuation, state, token, flags);
 
     /// <summary>
     /// Adds one replayed item, or the gap before them, while the hub builds this subscription under its
@@ -386,7 +343,7 @@ internal sealed class HubSubscription<T> : IDisposable, IValueTaskSource<bool>
                 _gapTo = item.Sequence;
             }
 
-            return _waiterState == WaiterState.Parked && HandOverWakeLocked();
+            return RecordWakeLocked();
         }
     }
 
@@ -411,65 +368,42 @@ internal sealed class HubSubscription<T> : IDisposable, IValueTaskSource<bool>
             _gapFrom = 0;
             _gapTo = 0;
             _gapUtcTicks = 0;
-            if (_waiterState == WaiterState.Parked)
-            {
-                HandOverWakeLocked();
-            }
-
+            RecordWakeLocked();
             return true;
         }
     }
 
     /// <summary>
-    /// Completes a waiter that <see cref="Deliver"/> or <see cref="MarkDisposed"/> took out of the parked
-    /// state; the caller must hold no lock. Does nothing if there is no such waiter (or another thread
-    /// completed it already).
+    /// Completes the park that <see cref="Deliver"/> or <see cref="MarkDisposed"/> found waiting; the caller
+    /// must hold no lock. Does nothing if there is none, or if it has ended already (cancelled, or woken by
+    /// another publisher).
     /// </summary>
     internal void CompletePendingWake()
     {
-        // Unlocked pre-check: the thread that set _wakeDue sees its own write; the exchange decides.
-        if (Volatile.Read(ref _wakeDue) == 0 || Interlocked.Exchange(ref _wakeDue, 0) == 0)
+        // Unlocked pre-check: the thread that recorded the wake sees its own write.
+        int version = Volatile.Read(ref _wakeVersion);
+        if (version == NoWake)
         {
             return;
         }
 
-        // Written before _wakeDue under the lock, and nobody else touches it until the waiter parks again,
-        // which it cannot do before this completion.
-        CancellationTokenRegistration registration = _wakeRegistration;
-        _wakeRegistration = default;
-        registration.Unregister();
-        _waiter.SetResult(!Volatile.Read(ref _finished));
+        _waiter.TrySetResult(unchecked((short)version), !Volatile.Read(ref _finished));
+
+        // Cleared only if no newer park was recorded meanwhile (its own publisher completes that one).
+        Interlocked.CompareExchange(ref _wakeVersion, NoWake, version);
     }
 
-    /// <summary>Takes the parked waiter out of Parked for <see cref="CompletePendingWake"/>; under the lock.</summary>
-    /// <returns>Always <see langword="true"/>: a waiter must be woken.</returns>
-    private bool HandOverWakeLocked()
+    /// <summary>Under the lock, after something became readable or the subscription finished: records a parked waiter's wake.</summary>
+    /// <returns>Whether a waiter must be woken with <see cref="CompletePendingWake"/>.</returns>
+    private bool RecordWakeLocked()
     {
-        Debug.Assert(_waiterState == WaiterState.Parked && _wakeDue == 0, "Only a parked waiter is handed over, once per park.");
-        _waiterState = WaiterState.None;
-        _waiterToken = default;
-        _wakeRegistration = _waiterRegistration;
-        _waiterRegistration = default;
-        Volatile.Write(ref _wakeDue, 1);
-        return true;
-    }
-
-    private void CancelWaiter(CancellationToken token)
-    {
-        lock (_lock)
+        if (!_waiter.IsParked)
         {
-            AssertInvariants();
-            if (_waiterState != WaiterState.Parked || _waiterToken != token)
-            {
-                return;
-            }
-
-            _waiterState = WaiterState.None;
-            _waiterToken = default;
-            _waiterRegistration = default;
+            return false;
         }
 
-        _waiter.SetException(new OperationCanceledException(token));
+        Volatile.Write(ref _wakeVersion, (ushort)_waiter.Version);
+        return true;
     }
 
     [Conditional("DEBUG")]
@@ -499,7 +433,8 @@ internal sealed class HubSubscription<T> : IDisposable, IValueTaskSource<bool>
 
         Debug.Assert(!_finished || (_ring.Count == 0 && _gapFrom == 0), "A finished subscription holds nothing.");
         Debug.Assert(!_disposed || _finished, "A disposed subscription is finished.");
-        Debug.Assert(_waiterState != WaiterState.Parked || (_ring.Count == 0 && _gapFrom == 0 && !_finished), "A reader only parks when there is nothing to read.");
-        Debug.Assert(_waiterState != WaiterState.None || _waiterRegistration == default, "Only a waiter not yet completed holds a cancellation registration.");
+        Debug.Assert(
+            !_waiter.IsParked || (_ring.Count == 0 && _gapFrom == 0 && !_finished) || Volatile.Read(ref _wakeVersion) == (ushort)_waiter.Version,
+            "A parked reader has nothing to read, or its wake is recorded.");
     }
 }

@@ -1,6 +1,7 @@
 using FiberManager.Core.Collections;
 using FiberManager.Core.Fibers;
 using FiberManager.Core.Tests.Testing;
+using Microsoft.Extensions.Time.Testing;
 
 namespace FiberManager.Core.Tests.Fibers;
 
@@ -141,7 +142,7 @@ public sealed class CombinatorTests
     [Fact]
     public async Task TimeoutAsync_BodyEndsInTime_ReturnsItsValueAndDropsTheTimer()
     {
-        var clock = new ManualTimeProvider();
+        var clock = new TimerCountingClock();
         var runtime = new FiberRuntime(clock);
         await using var cleanup = runtime.DisposeBounded();
         Fiber? body = null;
@@ -151,9 +152,9 @@ public sealed class CombinatorTests
             await c.DelayAsync(TimeSpan.FromSeconds(1));
             return 7;
         }));
-        await clock.ParkedAsync(2, () => body); // the timeout timer and the body's delay
+        await Parking.ParkedAsync(() => parent, () => body); // the parent on the timeout's timer, the body on its delay
 
-        clock.Advance(TimeSpan.FromSeconds(1));
+        await clock.AdvanceAsync(TimeSpan.FromSeconds(1));
 
         Assert.Equal(7, await parent.JoinAsync().DefaultTimeout());
         Assert.Equal(0, clock.ActiveTimerCount);
@@ -162,7 +163,7 @@ public sealed class CombinatorTests
     [Fact]
     public async Task TimeoutAsync_BodyTooSlow_ThrowsTimeoutExceptionAfterTheBodyWasInterruptedAndItsFinallyRan()
     {
-        var clock = new ManualTimeProvider();
+        var clock = new FakeTimeProvider();
         var runtime = new FiberRuntime(clock);
         await using var cleanup = runtime.DisposeBounded();
         Fiber? body = null;
@@ -193,9 +194,9 @@ public sealed class CombinatorTests
                 throw;
             }
         });
-        await clock.ParkedAsync(2, () => body);
+        await Parking.ParkedAsync(() => parent, () => body);
 
-        clock.Advance(TimeSpan.FromSeconds(5));
+        await clock.AdvanceAsync(TimeSpan.FromSeconds(5));
 
         await Assert.ThrowsAsync<TimeoutException>(() => parent.JoinAsync().DefaultTimeout());
         Assert.True(finallyCompletedWhenTimedOut);

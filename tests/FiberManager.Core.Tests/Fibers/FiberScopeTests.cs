@@ -253,26 +253,30 @@ public sealed class FiberScopeTests
         var runtime = new FiberRuntime();
         await using var cleanup = runtime.DisposeBounded();
         var parent = runtime.CreateScope();
-        var globalBaseline = runtime.GlobalScope.FinalizerCount;
 
-        for (var i = 0; i < 10_000; i++)
+        // A finalizer the parent (or the global scope) still held would keep its closed scope reachable.
+        var closed = await Retention.TrackAsync(async track =>
         {
-            var child = parent.CreateChild();
-            if (i % 100 == 0)
+            for (var i = 0; i < 10_000; i++)
             {
-                child.Fork(async ctx => await ctx.NeverAsync());
+                var child = (FiberScope)track(parent.CreateChild());
+                if (i % 100 == 0)
+                {
+                    child.Fork(async ctx => await ctx.NeverAsync());
+                }
+
+                await child.CloseAsync().DefaultTimeout();
             }
 
-            await child.CloseAsync().DefaultTimeout();
-        }
+            for (var i = 0; i < 1_000; i++)
+            {
+                await ((FiberScope)track(runtime.CreateScope())).CloseAsync().DefaultTimeout();
+            }
+        });
 
-        for (var i = 0; i < 1_000; i++)
-        {
-            await runtime.CreateScope().CloseAsync().DefaultTimeout();
-        }
-
-        Assert.Equal(0, parent.FinalizerCount);
-        Assert.Equal(globalBaseline, runtime.GlobalScope.FinalizerCount);
+        Retention.AssertAllCollected(closed, "closed scopes");
+        Assert.False(parent.IsClosed);
+        GC.KeepAlive(parent);
     }
 
     [Fact]
@@ -282,16 +286,21 @@ public sealed class FiberScopeTests
         await using var cleanup = runtime.DisposeBounded();
         var scope = runtime.CreateScope();
 
-        for (var i = 0; i < 3_000; i++)
+        var closed = await Retention.TrackAsync(async track =>
         {
-            var set = new FiberSet(scope);
-            set.Run(async ctx => await ctx.NeverAsync());
-            await set.CloseAsync().DefaultTimeout();
-            await new FiberMap<int>(scope).CloseAsync().DefaultTimeout();
-            await new FiberHandle(scope).DisposeAsync().DefaultTimeout();
-        }
+            for (var i = 0; i < 3_000; i++)
+            {
+                var set = (FiberSet)track(new FiberSet(scope));
+                set.Run(async ctx => await ctx.NeverAsync());
+                await set.CloseAsync().DefaultTimeout();
+                await ((FiberMap<int>)track(new FiberMap<int>(scope))).CloseAsync().DefaultTimeout();
+                await ((FiberHandle)track(new FiberHandle(scope))).DisposeAsync().DefaultTimeout();
+            }
+        });
 
-        Assert.Equal(0, scope.FinalizerCount);
+        Retention.AssertAllCollected(closed, "closed collections");
+        Assert.False(scope.IsClosed);
+        GC.KeepAlive(scope);
     }
 
     [Fact]

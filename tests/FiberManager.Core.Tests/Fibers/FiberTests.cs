@@ -2,6 +2,7 @@ using FiberManager.Core.Collections;
 using FiberManager.Core.Fibers;
 using System.Collections.Concurrent;
 using FiberManager.Core.Tests.Testing;
+using Microsoft.Extensions.Time.Testing;
 
 namespace FiberManager.Core.Tests.Fibers;
 
@@ -378,15 +379,14 @@ public sealed class FiberTests
     [Fact]
     public async Task Status_WhileInDelayAsync_IsSuspended_ThenDone()
     {
-        var clock = new ManualTimeProvider();
+        var clock = new FakeTimeProvider();
         var runtime = new FiberRuntime(clock);
         await using var cleanup = runtime.DisposeBounded();
         var fiber = runtime.ForkDaemon(async ctx => await ctx.DelayAsync(TimeSpan.FromSeconds(1)));
 
-        await clock.WaitForTimersAsync(1).DefaultTimeout();
-        await fiber.SuspendedAsync();
+        await fiber.ParkedAsync();
         Assert.Equal(FiberStatus.Suspended, fiber.Status);
-        clock.Advance(TimeSpan.FromSeconds(1));
+        await clock.AdvanceAsync(TimeSpan.FromSeconds(1));
         var exit = await fiber.AwaitExitAsync().DefaultTimeout();
 
         Assert.True(exit.IsSuccess);
@@ -440,7 +440,7 @@ public sealed class FiberTests
     [Fact]
     public async Task TwoRuntimeWaitsAtOnce_OneElapses_TheOtherIsCancelledByTheInterrupt()
     {
-        var clock = new ManualTimeProvider();
+        var clock = new FakeTimeProvider();
         var runtime = new FiberRuntime(clock);
         await using var cleanup = runtime.DisposeBounded();
         Task? delay = null;
@@ -452,10 +452,10 @@ public sealed class FiberTests
             await Task.WhenAll(delay, never);
         });
 
-        await clock.WaitForTimersAsync(1).DefaultTimeout();
+        // The delay's timer exists once AsTask() has returned, before the second wait starts.
         await TestTimeouts.UntilAsync(() => Volatile.Read(ref never) is not null, "both waits started");
         var (delayTask, neverTask) = (Volatile.Read(ref delay)!, Volatile.Read(ref never)!);
-        clock.Advance(TimeSpan.FromSeconds(1));
+        await clock.AdvanceAsync(TimeSpan.FromSeconds(1));
         await delayTask.DefaultTimeout();
         Assert.False(neverTask.IsCompleted);
         var exit = await fiber.InterruptAsync().DefaultTimeout();
@@ -468,7 +468,7 @@ public sealed class FiberTests
     [Fact]
     public async Task NeverAsync_AfterAnElapsedDelay_TakesTheFreedSlotAndIsInterrupted()
     {
-        var clock = new ManualTimeProvider();
+        var clock = new TimerCountingClock();
         var runtime = new FiberRuntime(clock);
         await using var cleanup = runtime.DisposeBounded();
         var fiber = runtime.ForkDaemon(async ctx =>
@@ -477,7 +477,7 @@ public sealed class FiberTests
             await ctx.NeverAsync();
         });
 
-        await clock.AdvanceWhenParkedAsync(TimeSpan.FromSeconds(1), 1, () => fiber);
+        await clock.AdvanceWhenParkedAsync(TimeSpan.FromSeconds(1), () => fiber);
         await TestTimeouts.UntilAsync(() => clock.ActiveTimerCount == 0 && fiber.Status == FiberStatus.Suspended, "parked in NeverAsync");
         var exit = await fiber.InterruptAsync().DefaultTimeout();
 
@@ -491,7 +491,7 @@ public sealed class FiberTests
         await using var cleanup = runtime.DisposeBounded();
         var fiber = runtime.ForkDaemon(async ctx => await ctx.NeverAsync());
 
-        await fiber.SuspendedAsync();
+        await fiber.ParkedAsync();
         Assert.Equal(FiberStatus.Suspended, fiber.Status);
         await fiber.InterruptAsync().DefaultTimeout();
 

@@ -112,7 +112,7 @@ public sealed class UninterruptibleTests
     [Fact]
     public async Task Interrupt_DuringADelayInsideRegion_DelayRunsToItsEndThenTheFiberStops()
     {
-        var clock = new ManualTimeProvider();
+        var clock = new TimerCountingClock();
         var runtime = new FiberRuntime(clock);
         await using var cleanup = runtime.DisposeBounded();
         var delayCompleted = false;
@@ -126,11 +126,11 @@ public sealed class UninterruptibleTests
 
             await ctx.NeverAsync();
         });
-        await clock.ParkedAsync(1, () => fiber);
+        await fiber.ParkedAsync();
 
         fiber.Interrupt();
         Assert.Equal(1, clock.ActiveTimerCount); // the delay was not cut short
-        clock.Advance(TimeSpan.FromSeconds(1));
+        await clock.AdvanceAsync(TimeSpan.FromSeconds(1));
         var exit = await fiber.AwaitExitAsync().DefaultTimeout();
 
         Assert.True(delayCompleted);

@@ -1,4 +1,5 @@
 using FiberManager.Core.Hub;
+using Microsoft.Extensions.Time.Testing;
 
 namespace FiberManager.Core.Tests.Hub;
 
@@ -36,7 +37,7 @@ public sealed class BroadcastHubTests
     [Fact]
     public void Publish_SequencesStartAtOneAndAreContiguous_TimesComeFromTheClock()
     {
-        var clock = new HubTestClock(s_start);
+        var clock = new FakeTimeProvider(s_start);
         var hub = new BroadcastHub<string>(replayCapacity: 8, subscriberBufferCapacity: 8, clock);
         using HubSubscription<string> subscription = hub.Subscribe();
 
@@ -79,7 +80,7 @@ public sealed class BroadcastHubTests
     [Fact]
     public void Publish_FansOutToEverySubscriber()
     {
-        var hub = new BroadcastHub<int>(replayCapacity: 0, subscriberBufferCapacity: 16, new HubTestClock());
+        var hub = new BroadcastHub<int>(replayCapacity: 0, subscriberBufferCapacity: 16, new FakeTimeProvider());
         HubSubscription<int>[] subscriptions = [hub.Subscribe(), hub.Subscribe(), hub.Subscribe()];
         Assert.Equal(3, hub.SubscriberCount);
 
@@ -102,7 +103,7 @@ public sealed class BroadcastHubTests
     [Fact]
     public void SlowSubscriber_GetsOneMergedGapWithTheRightRange_WhileFastSubscriberGetsEverything()
     {
-        var clock = new HubTestClock(s_start);
+        var clock = new FakeTimeProvider(s_start);
         var hub = new BroadcastHub<int>(replayCapacity: 0, subscriberBufferCapacity: 4, clock);
         using HubSubscription<int> fast = hub.Subscribe();
         using HubSubscription<int> slow = hub.Subscribe();
@@ -110,7 +111,7 @@ public sealed class BroadcastHubTests
 
         for (int i = 1; i <= 10; i++)
         {
-            clock.Set(s_start.AddMinutes(i));
+            clock.SetUtcNow(s_start.AddMinutes(i));
             hub.Publish(i);
             fastEntries.AddRange(fast.Drain());
         }
@@ -138,7 +139,7 @@ public sealed class BroadcastHubTests
     [Fact]
     public void Gap_IsReadAfterBufferedItemsAndBeforeLaterOnes()
     {
-        var hub = new BroadcastHub<int>(replayCapacity: 0, subscriberBufferCapacity: 2, new HubTestClock());
+        var hub = new BroadcastHub<int>(replayCapacity: 0, subscriberBufferCapacity: 2, new FakeTimeProvider());
         using HubSubscription<int> subscription = hub.Subscribe();
 
         hub.Publish(1);
@@ -154,7 +155,7 @@ public sealed class BroadcastHubTests
     [Fact]
     public void Drop_WhileAGapIsPending_ExtendsThatGapOverItemsBufferedAfterIt()
     {
-        var hub = new BroadcastHub<int>(replayCapacity: 0, subscriberBufferCapacity: 2, new HubTestClock());
+        var hub = new BroadcastHub<int>(replayCapacity: 0, subscriberBufferCapacity: 2, new FakeTimeProvider());
         using HubSubscription<int> subscription = hub.Subscribe();
 
         hub.Publish(1);
@@ -177,7 +178,7 @@ public sealed class BroadcastHubTests
     [Fact]
     public void Complete_DeliversTheTerminalItemThroughAFullBuffer()
     {
-        var hub = new BroadcastHub<string>(replayCapacity: 0, subscriberBufferCapacity: 2, new HubTestClock());
+        var hub = new BroadcastHub<string>(replayCapacity: 0, subscriberBufferCapacity: 2, new FakeTimeProvider());
         using HubSubscription<string> subscription = hub.Subscribe();
         hub.Publish("a");
         hub.Publish("b");
@@ -197,7 +198,7 @@ public sealed class BroadcastHubTests
     [Fact]
     public void Complete_WithAFullBufferAndNoGap_ExceedsCapacityByOne()
     {
-        var hub = new BroadcastHub<int>(replayCapacity: 0, subscriberBufferCapacity: 3, new HubTestClock());
+        var hub = new BroadcastHub<int>(replayCapacity: 0, subscriberBufferCapacity: 3, new FakeTimeProvider());
         using HubSubscription<int> subscription = hub.Subscribe();
         hub.Publish(1);
         hub.Publish(2);
@@ -212,7 +213,7 @@ public sealed class BroadcastHubTests
     [Fact]
     public async Task Complete_WakesAParkedReader()
     {
-        var hub = new BroadcastHub<int>(replayCapacity: 0, subscriberBufferCapacity: 2, new HubTestClock());
+        var hub = new BroadcastHub<int>(replayCapacity: 0, subscriberBufferCapacity: 2, new FakeTimeProvider());
         using HubSubscription<int> subscription = hub.Subscribe();
         Task<List<HubEntry<int>>> reader = subscription.ReadToEndAsync();
 
@@ -224,7 +225,7 @@ public sealed class BroadcastHubTests
     [Fact]
     public void TryComplete_Twice_ReturnsFalseAndPublishesNothing()
     {
-        var hub = new BroadcastHub<int>(replayCapacity: 4, subscriberBufferCapacity: 4, new HubTestClock());
+        var hub = new BroadcastHub<int>(replayCapacity: 4, subscriberBufferCapacity: 4, new FakeTimeProvider());
         using HubSubscription<int> subscription = hub.Subscribe();
 
         Assert.True(hub.TryComplete(1));
@@ -239,7 +240,7 @@ public sealed class BroadcastHubTests
     [Fact]
     public void Publish_AfterComplete_Fails()
     {
-        var hub = new BroadcastHub<int>(replayCapacity: 4, subscriberBufferCapacity: 4, new HubTestClock());
+        var hub = new BroadcastHub<int>(replayCapacity: 4, subscriberBufferCapacity: 4, new FakeTimeProvider());
         hub.Publish(1);
         hub.TryComplete(2);
 
@@ -252,7 +253,7 @@ public sealed class BroadcastHubTests
     [Fact]
     public void Subscribe_AfterZero_ReplaysTheRetainedWindowWithoutAGap_ThenLive()
     {
-        var hub = new BroadcastHub<int>(replayCapacity: 3, subscriberBufferCapacity: 8, new HubTestClock());
+        var hub = new BroadcastHub<int>(replayCapacity: 3, subscriberBufferCapacity: 8, new FakeTimeProvider());
         for (int i = 1; i <= 10; i++)
         {
             hub.Publish(i);
@@ -268,7 +269,7 @@ public sealed class BroadcastHubTests
     [Fact]
     public void Subscribe_AfterZeroOnAFreshHub_IsLive()
     {
-        var hub = new BroadcastHub<int>(replayCapacity: 3, subscriberBufferCapacity: 8, new HubTestClock());
+        var hub = new BroadcastHub<int>(replayCapacity: 3, subscriberBufferCapacity: 8, new FakeTimeProvider());
         using HubSubscription<int> subscription = hub.Subscribe();
 
         Assert.Empty(subscription.Drain());
@@ -279,14 +280,14 @@ public sealed class BroadcastHubTests
     [Fact]
     public void Subscribe_AfterN_ReportsTheEvictedRangeAsAGap_DetectedAtSubscribeTime()
     {
-        var clock = new HubTestClock(s_start);
+        var clock = new FakeTimeProvider(s_start);
         var hub = new BroadcastHub<int>(replayCapacity: 3, subscriberBufferCapacity: 8, clock);
         for (int i = 1; i <= 10; i++)
         {
             hub.Publish(i);
         }
 
-        clock.Set(s_start.AddHours(1));
+        clock.SetUtcNow(s_start.AddHours(1));
         using HubSubscription<int> resumed = hub.Subscribe(afterSequence: 2);
         List<HubEntry<int>> entries = resumed.Drain();
 
@@ -298,7 +299,7 @@ public sealed class BroadcastHubTests
     [Fact]
     public void Subscribe_AfterNWithinTheWindow_ReplaysOnlyLaterItems()
     {
-        var hub = new BroadcastHub<int>(replayCapacity: 3, subscriberBufferCapacity: 8, new HubTestClock());
+        var hub = new BroadcastHub<int>(replayCapacity: 3, subscriberBufferCapacity: 8, new FakeTimeProvider());
         for (int i = 1; i <= 10; i++)
         {
             hub.Publish(i);
@@ -314,7 +315,7 @@ public sealed class BroadcastHubTests
     [Fact]
     public void Subscribe_AfterNWithoutReplay_ReportsEverythingSinceNAsAGap()
     {
-        var hub = new BroadcastHub<int>(replayCapacity: 0, subscriberBufferCapacity: 8, new HubTestClock());
+        var hub = new BroadcastHub<int>(replayCapacity: 0, subscriberBufferCapacity: 8, new FakeTimeProvider());
         for (int i = 1; i <= 10; i++)
         {
             hub.Publish(i);
@@ -334,7 +335,7 @@ public sealed class BroadcastHubTests
     [InlineData(ulong.MaxValue)]
     public void Subscribe_AtOrPastTheLastSequence_IsLiveOnly(ulong afterSequence)
     {
-        var hub = new BroadcastHub<int>(replayCapacity: 3, subscriberBufferCapacity: 8, new HubTestClock());
+        var hub = new BroadcastHub<int>(replayCapacity: 3, subscriberBufferCapacity: 8, new FakeTimeProvider());
         for (int i = 1; i <= 10; i++)
         {
             hub.Publish(i);
@@ -359,7 +360,7 @@ public sealed class BroadcastHubTests
     [InlineData(1, 3UL, "[4-5] 6T")]
     public async Task Subscribe_AfterCompletion_ReplaysUpToTheTerminalItem_ThenEnds(int replayCapacity, ulong afterSequence, string expected)
     {
-        var hub = new BroadcastHub<int>(replayCapacity, subscriberBufferCapacity: 2, new HubTestClock());
+        var hub = new BroadcastHub<int>(replayCapacity, subscriberBufferCapacity: 2, new FakeTimeProvider());
         for (int i = 1; i <= 5; i++)
         {
             hub.Publish(i);
@@ -382,7 +383,7 @@ public sealed class BroadcastHubTests
     [InlineData(3, 100UL)]
     public async Task Subscribe_AtOrPastTheTerminalItem_HasAlreadyEnded(int replayCapacity, ulong afterSequence)
     {
-        var hub = new BroadcastHub<int>(replayCapacity, subscriberBufferCapacity: 2, new HubTestClock());
+        var hub = new BroadcastHub<int>(replayCapacity, subscriberBufferCapacity: 2, new FakeTimeProvider());
         for (int i = 1; i <= 5; i++)
         {
             hub.Publish(i);
@@ -401,7 +402,7 @@ public sealed class BroadcastHubTests
     [Fact]
     public void ReplayLargerThanTheBuffer_ReplaysTheWholeWindow_ThenDropsLiveItemsUntilDrained()
     {
-        var hub = new BroadcastHub<int>(replayCapacity: 6, subscriberBufferCapacity: 2, new HubTestClock());
+        var hub = new BroadcastHub<int>(replayCapacity: 6, subscriberBufferCapacity: 2, new FakeTimeProvider());
         for (int i = 1; i <= 6; i++)
         {
             hub.Publish(i);
@@ -422,7 +423,7 @@ public sealed class BroadcastHubTests
     [Fact]
     public void ReplayWindow_GrowsLazilyAndWraps()
     {
-        var hub = new BroadcastHub<int>(replayCapacity: 100, subscriberBufferCapacity: 1, new HubTestClock());
+        var hub = new BroadcastHub<int>(replayCapacity: 100, subscriberBufferCapacity: 1, new FakeTimeProvider());
         for (int i = 1; i <= 1_000; i++)
         {
             hub.Publish(i);
@@ -442,7 +443,7 @@ public sealed class BroadcastHubTests
     [Fact]
     public async Task Dispose_EndsAPendingWaitToReadAsync()
     {
-        var hub = new BroadcastHub<int>(replayCapacity: 4, subscriberBufferCapacity: 4, new HubTestClock());
+        var hub = new BroadcastHub<int>(replayCapacity: 4, subscriberBufferCapacity: 4, new FakeTimeProvider());
         HubSubscription<int> subscription = hub.Subscribe();
         Assert.Equal(1, hub.SubscriberCount);
         ValueTask<bool> wait = subscription.WaitToReadAsync();
@@ -461,7 +462,7 @@ public sealed class BroadcastHubTests
     [Fact]
     public async Task Dispose_DiscardsBufferedEntriesAndStopsDelivery()
     {
-        var hub = new BroadcastHub<int>(replayCapacity: 4, subscriberBufferCapacity: 4, new HubTestClock());
+        var hub = new BroadcastHub<int>(replayCapacity: 4, subscriberBufferCapacity: 4, new FakeTimeProvider());
         HubSubscription<int> disposed = hub.Subscribe();
         using HubSubscription<int> other = hub.Subscribe();
         hub.Publish(1);
@@ -479,7 +480,7 @@ public sealed class BroadcastHubTests
     [Fact]
     public async Task ReadAllAsync_EndsAfterTheTerminalItem()
     {
-        var hub = new BroadcastHub<int>(replayCapacity: 0, subscriberBufferCapacity: 1_000, new HubTestClock());
+        var hub = new BroadcastHub<int>(replayCapacity: 0, subscriberBufferCapacity: 1_000, new FakeTimeProvider());
         using HubSubscription<int> subscription = hub.Subscribe();
         Task<List<HubEntry<int>>> reader = Task.Run(() => subscription.ReadToEndAsync());
 
@@ -499,7 +500,7 @@ public sealed class BroadcastHubTests
     [Fact]
     public async Task WaitToReadAsync_IsWokenByAPublish()
     {
-        var hub = new BroadcastHub<int>(replayCapacity: 0, subscriberBufferCapacity: 4, new HubTestClock());
+        var hub = new BroadcastHub<int>(replayCapacity: 0, subscriberBufferCapacity: 4, new FakeTimeProvider());
         using HubSubscription<int> subscription = hub.Subscribe();
         ValueTask<bool> wait = subscription.WaitToReadAsync();
         Assert.False(wait.IsCompleted);
@@ -514,7 +515,7 @@ public sealed class BroadcastHubTests
     [Fact]
     public async Task WaitToReadAsync_WithEntriesAvailable_CompletesSynchronously()
     {
-        var hub = new BroadcastHub<int>(replayCapacity: 0, subscriberBufferCapacity: 4, new HubTestClock());
+        var hub = new BroadcastHub<int>(replayCapacity: 0, subscriberBufferCapacity: 4, new FakeTimeProvider());
         using HubSubscription<int> subscription = hub.Subscribe();
         hub.Publish(1);
 
@@ -527,7 +528,7 @@ public sealed class BroadcastHubTests
     [Fact]
     public async Task WaitToReadAsync_ContinuationDoesNotRunInsidePublish()
     {
-        var hub = new BroadcastHub<int>(replayCapacity: 0, subscriberBufferCapacity: 4, new HubTestClock());
+        var hub = new BroadcastHub<int>(replayCapacity: 0, subscriberBufferCapacity: 4, new FakeTimeProvider());
         using HubSubscription<int> subscription = hub.Subscribe();
         System.Runtime.CompilerServices.ValueTaskAwaiter<bool> awaiter = subscription.WaitToReadAsync().GetAwaiter();
         var ran = new TaskCompletionSource<(bool Inline, bool Result)>(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -550,7 +551,7 @@ public sealed class BroadcastHubTests
     [Fact]
     public async Task WaitToReadAsync_Cancelled_ThrowsAndTheSubscriptionStaysUsable()
     {
-        var hub = new BroadcastHub<int>(replayCapacity: 0, subscriberBufferCapacity: 4, new HubTestClock());
+        var hub = new BroadcastHub<int>(replayCapacity: 0, subscriberBufferCapacity: 4, new FakeTimeProvider());
         using HubSubscription<int> subscription = hub.Subscribe();
         using var cts = new CancellationTokenSource();
         ValueTask<bool> wait = subscription.WaitToReadAsync(cts.Token);
@@ -571,7 +572,7 @@ public sealed class BroadcastHubTests
     [Fact]
     public async Task WaitToReadAsync_AlreadyCancelledToken_ReturnsCanceledAtOnce()
     {
-        var hub = new BroadcastHub<int>(replayCapacity: 0, subscriberBufferCapacity: 4, new HubTestClock());
+        var hub = new BroadcastHub<int>(replayCapacity: 0, subscriberBufferCapacity: 4, new FakeTimeProvider());
         using HubSubscription<int> subscription = hub.Subscribe();
         hub.Publish(1);
 
@@ -585,7 +586,7 @@ public sealed class BroadcastHubTests
     [Fact]
     public async Task WaitToReadAsync_CompletedBeforeCancellation_IgnoresTheLaterCancel()
     {
-        var hub = new BroadcastHub<int>(replayCapacity: 0, subscriberBufferCapacity: 4, new HubTestClock());
+        var hub = new BroadcastHub<int>(replayCapacity: 0, subscriberBufferCapacity: 4, new FakeTimeProvider());
         using HubSubscription<int> subscription = hub.Subscribe();
         using var cts = new CancellationTokenSource();
         ValueTask<bool> wait = subscription.WaitToReadAsync(cts.Token);
@@ -606,7 +607,7 @@ public sealed class BroadcastHubTests
     [Fact]
     public async Task WaitToReadAsync_SecondConcurrentWait_Throws()
     {
-        var hub = new BroadcastHub<int>(replayCapacity: 0, subscriberBufferCapacity: 4, new HubTestClock());
+        var hub = new BroadcastHub<int>(replayCapacity: 0, subscriberBufferCapacity: 4, new FakeTimeProvider());
         using HubSubscription<int> subscription = hub.Subscribe();
         ValueTask<bool> first = subscription.WaitToReadAsync();
 
@@ -619,7 +620,7 @@ public sealed class BroadcastHubTests
     [Fact]
     public async Task ReadAllAsync_Cancelled_Throws()
     {
-        var hub = new BroadcastHub<int>(replayCapacity: 0, subscriberBufferCapacity: 4, new HubTestClock());
+        var hub = new BroadcastHub<int>(replayCapacity: 0, subscriberBufferCapacity: 4, new FakeTimeProvider());
         using HubSubscription<int> subscription = hub.Subscribe();
         using var cts = new CancellationTokenSource();
         hub.Publish(1);
@@ -678,7 +679,7 @@ public sealed class BroadcastHubTests
     [Fact]
     public void HubEntry_ToString_DescribesItemsAndGaps()
     {
-        var hub = new BroadcastHub<string>(replayCapacity: 0, subscriberBufferCapacity: 1, new HubTestClock(s_start));
+        var hub = new BroadcastHub<string>(replayCapacity: 0, subscriberBufferCapacity: 1, new FakeTimeProvider(s_start));
         using HubSubscription<string> subscription = hub.Subscribe();
         hub.Publish("x");
         hub.Publish("y");

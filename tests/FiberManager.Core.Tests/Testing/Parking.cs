@@ -1,45 +1,38 @@
-using FiberManager.Core.Collections;
 using FiberManager.Core.Fibers;
+using Microsoft.Extensions.Time.Testing;
+
 namespace FiberManager.Core.Tests.Testing;
 
-/// <summary>Sync points for "the fibers have parked", so a test never advances the clock ahead of a fiber.</summary>
+/// <summary>Sync points for "the fibers have parked", and clock steps on a <see cref="FakeTimeProvider"/>.</summary>
 /// <remarks>
-/// <see cref="ManualTimeProvider.WaitForTimersAsync"/> completes as soon as a timer is created, inside
-/// <c>Task.Delay</c>, before the fiber has awaited it; and <see cref="FiberStatus.Suspended"/> is set
-/// right before the innermost await, before the awaits up the fiber's call chain are registered. A timer
-/// fired in either window completes a task nobody awaits yet, so the fiber resumes later on its own
-/// thread instead of inline in <see cref="ManualTimeProvider.Advance"/>, racing the next timer.
-/// A fiber is parked once it is Suspended and has given its first thread back
-/// (<c>Fiber.HasYielded</c>); after that, timers resume it inline and it re-parks inline too.
-/// Waiting for the timer count before every advance also covers fibers resumed off the test thread.
+/// A fiber is parked once it reports <see cref="FiberStatus.Suspended"/>: its runtime wait is armed (a
+/// delay's timer exists) and it has given its first thread back, so every await up its call chain is
+/// registered. Advancing the clock after that resumes it inline, on the thread that advances the clock.
+/// <see cref="FakeTimeProvider.Advance"/> runs the timers' callbacks on the calling thread; the test's
+/// thread has xunit's synchronization context, under which .NET does not inline await continuations (it
+/// posts them to the context, and a later step could overtake the fiber), so the steps here advance the
+/// clock on a thread-pool thread, as a real timer would fire.
 /// </remarks>
 public static class Parking
 {
-    /// <summary>Completes once <paramref name="timers"/> timers are scheduled and every fiber is assigned and suspended.</summary>
-    public static async Task ParkedAsync(this ManualTimeProvider clock, int timers, params Func<Fiber?>[] fibers)
-    {
-        await clock.WaitForTimersAsync(timers).DefaultTimeout();
-        await TestTimeouts.UntilAsync(
-            () => fibers.All(f => f() is { Status: FiberStatus.Suspended, HasYielded: true }),
-            $"{fibers.Length} fiber(s) are suspended");
-    }
+    /// <summary>Completes once every fiber is assigned and parked.</summary>
+    public static Task ParkedAsync(params Func<Fiber?>[] fibers) =>
+        TestTimeouts.UntilAsync(
+            () => fibers.All(f => f() is { Status: FiberStatus.Suspended }),
+            $"{fibers.Length} fiber(s) are parked");
+
+    /// <summary>Completes once <paramref name="fiber"/> is parked.</summary>
+    public static Task ParkedAsync(this Fiber fiber) =>
+        TestTimeouts.UntilAsync(() => fiber.Status == FiberStatus.Suspended, $"{fiber} is parked");
+
+    /// <summary>Advances the clock on a thread-pool thread: what falls due runs there, inline, before this completes.</summary>
+    public static Task AdvanceAsync(this FakeTimeProvider clock, TimeSpan by) =>
+        Task.Run(() => clock.Advance(by)).DefaultTimeout();
 
     /// <summary>Waits for every fiber to park, then advances the clock.</summary>
-    public static async Task AdvanceWhenParkedAsync(this ManualTimeProvider clock, TimeSpan by, int timers, params Func<Fiber?>[] fibers)
+    public static async Task AdvanceWhenParkedAsync(this FakeTimeProvider clock, TimeSpan by, params Func<Fiber?>[] fibers)
     {
-        await clock.ParkedAsync(timers, fibers);
-        clock.Advance(by);
+        await ParkedAsync(fibers);
+        await clock.AdvanceAsync(by);
     }
-
-    /// <summary>
-    /// Completes once <paramref name="fiber"/> is suspended and has given its first thread back: for a
-    /// fiber whose first await is a runtime wait, every await up its chain is registered, so an
-    /// interruption from a thread with no SynchronizationContext runs its continuation (its finally) inline.
-    /// </summary>
-    public static Task ParkedAsync(this Fiber fiber) =>
-        TestTimeouts.UntilAsync(() => fiber is { Status: FiberStatus.Suspended, HasYielded: true }, $"{fiber} is parked");
-
-    /// <summary>Completes once <paramref name="fiber"/> reports <see cref="FiberStatus.Suspended"/>.</summary>
-    public static Task SuspendedAsync(this Fiber fiber) =>
-        TestTimeouts.UntilAsync(() => fiber.Status == FiberStatus.Suspended, $"{fiber} is suspended");
 }
