@@ -41,12 +41,14 @@ public static class FiberManagerServiceExtensions
     /// authorization and rate limiting, the built-in workflows <c>echo</c> and <c>aggregate</c>,
     /// and Kestrel: HTTP/2 on every endpoint, the listen address
     /// <see cref="ServerOptions.DefaultAddress"/> unless one is configured the ASP.NET Core way.
+    /// Adds the service's traces and metrics to whatever OpenTelemetry providers the host builds
+    /// (<c>AddOpenTelemetry()</c>); builds none itself.
     /// </summary>
     public static WebApplicationBuilder AddFiberManagerService(this WebApplicationBuilder builder)
     {
         ArgumentNullException.ThrowIfNull(builder);
         var services = builder.Services;
-        builder.AddOtlpTelemetry();
+        builder.AddFiberManagerInstrumentation();
         AddOptions(builder);
 
         services.AddSingleton(provider => new FiberSupervisor<V1.Payload, V1.Payload>(
