@@ -8,6 +8,19 @@ public sealed record OtlpPost(string Path, string? ContentType, byte[] Body)
 {
     /// <summary>The body as Latin-1: protobuf strings are UTF-8 bytes inside it, so names are found as substrings.</summary>
     public string Text { get; } = Encoding.Latin1.GetString(Body);
+
+    /// <summary>
+    /// Whether the body holds the string attribute <paramref name="key"/>=<paramref name="value"/>
+    /// (ASCII, shorter than 126 bytes): an OTLP <c>KeyValue</c> is the key (field 1), then an
+    /// <c>AnyValue</c> (field 2) holding the string (its field 1).
+    /// </summary>
+    public bool HasStringAttribute(string key, string value)
+    {
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(key.Length, 127);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(value.Length, 125);
+        var encoded = $"\u000a{(char)key.Length}{key}\u0012{(char)(value.Length + 2)}\u000a{(char)value.Length}{value}";
+        return Text.Contains(encoded, StringComparison.Ordinal);
+    }
 }
 
 /// <summary>

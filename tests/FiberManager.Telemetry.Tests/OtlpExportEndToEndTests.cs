@@ -47,8 +47,8 @@ public sealed class OtlpExportEndToEndTests
             // The base endpoint gets each signal's path appended (the specification's rule, the SDK's doing).
             var traces = await receiver.WaitForAsync("/v1/traces", SubmitSpan);
             Assert.Equal("application/x-protobuf", traces.ContentType);
-            Assert.Contains("fibermanager-e2e", traces.Text, StringComparison.Ordinal);
-            Assert.Contains("deployment.environment", traces.Text, StringComparison.Ordinal);
+            Assert.True(traces.HasStringAttribute("service.name", "fibermanager-e2e"), "service.name is OTEL_SERVICE_NAME");
+            Assert.True(traces.HasStringAttribute("deployment.environment", "test"), "OTEL_RESOURCE_ATTRIBUTES are on the resource");
             await receiver.WaitForAsync("/v1/traces", "workflow.process");
 
             var metrics = await receiver.WaitForAsync("/v1/metrics", "rpc.server.duration");
@@ -81,7 +81,7 @@ public sealed class OtlpExportEndToEndTests
 
             // A signal's own endpoint is used as it is, no path appended.
             var traces = await receiver.WaitForAsync("/collector/spans", SubmitSpan);
-            Assert.Contains("fibermanager", traces.Text, StringComparison.Ordinal);
+            Assert.True(traces.HasStringAttribute("service.name", "fibermanager"), "service.name defaults to fibermanager");
             await receiver.WaitForAsync("/collector/points", "rpc.server.duration");
         }
     }

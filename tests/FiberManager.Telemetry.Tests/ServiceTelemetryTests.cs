@@ -44,6 +44,8 @@ public sealed class ServiceTelemetryTests : IAsyncLifetime
         Assert.Equal("Start", span.GetTagItem(ServiceTelemetryNames.RpcMethodTag));
         Assert.Equal((int)GrpcStatusCode.Ok, span.GetTagItem(ServiceTelemetryNames.RpcGrpcStatusCodeTag));
         Assert.NotEqual(ActivityStatusCode.Error, span.Status);
+        Assert.Null(span.GetTagItem("grpc.method"));
+        Assert.Null(span.GetTagItem("grpc.status_code"));
 
         var duration = Assert.Single(_metrics.For(ServiceTelemetryNames.RpcServerDuration), m => m.Tag(ServiceTelemetryNames.RpcMethodTag) == "Start");
         Assert.Equal(1, duration.HistogramCount);

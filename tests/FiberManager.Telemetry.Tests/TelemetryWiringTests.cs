@@ -1,6 +1,12 @@
 using System.Diagnostics;
 using FiberManager.Service.Telemetry;
+using FiberManager.Client;
+using FiberManager.Service.Hosting;
 using Google.Protobuf.WellKnownTypes;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using OpenTelemetry.Metrics;
@@ -28,5 +34,34 @@ public sealed class TelemetryWiringTests
         Assert.Null(WorkflowTracing.StartProcessing(new FiberManager.Protocol.V1.Payload { Json = Value.ForNumber(1) }, "echo"));
         using var aspNetCore = new ActivitySource("Microsoft.AspNetCore");
         Assert.False(aspNetCore.HasListeners());
+    }
+
+    [Fact]
+    public async Task HostOfYourOwn_ItsTracerProviderGetsTheRpcSpan_AndItsOwnEnrichmentStillRuns()
+    {
+        var spans = new ExportedItems<Activity>();
+        var builder = WebApplication.CreateBuilder();
+        builder.Configuration.AddInMemoryCollection([new("urls", "http://127.0.0.1:0"), new("Logging:LogLevel:Default", "Warning")]);
+        builder.Services.AddOpenTelemetry().WithTracing(tracing => tracing
+            .AddAspNetCoreInstrumentation(options => options.EnrichWithHttpResponse = (activity, _) => activity.SetTag("app.enriched", true))
+            .AddInMemoryExporter(spans));
+        builder.AddFiberManagerService();
+        await using var app = builder.Build();
+        app.MapFiberManagerService();
+        await app.StartAsync().DefaultTimeout();
+        try
+        {
+            var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+            using var client = new FiberManagerClient(new Uri(address));
+            await client.StartAsync("own-host-1", "echo").DefaultTimeout();
+
+            var span = await spans.WaitForAsync(a => a.DisplayName == "fibermanager.v1.FiberManager/Start");
+            Assert.Equal("Start", span.GetTagItem(ServiceTelemetryNames.RpcMethodTag));
+            Assert.Equal(true, span.GetTagItem("app.enriched"));
+        }
+        finally
+        {
+            await app.StopAsync().DefaultTimeout();
+        }
     }
 }
