@@ -36,6 +36,22 @@ public sealed class TelemetryWiringTests
         Assert.False(aspNetCore.HasListeners());
     }
 
+    [Theory]
+    [InlineData("OTEL_EXPORTER_OTLP_ENDPOINT", "otel-collector:4317")]
+    [InlineData("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "/v1/traces")]
+    [InlineData("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuff")]
+    [InlineData("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", "http/json")]
+    public async Task InvalidOtlpSetting_FailsTheStart_WithOneLineNamingIt(string key, string value)
+    {
+        var settings = new Dictionary<string, string?> { ["OTEL_EXPORTER_OTLP_ENDPOINT"] = "http://127.0.0.1:4317", [key] = value };
+
+        var failure = await Assert.ThrowsAsync<InvalidOperationException>(() => ServiceHost.StartAsync(settings));
+
+        var line = StartupFailures.Describe(failure);
+        Assert.StartsWith($"{key} '{value}' is not", line, StringComparison.Ordinal);
+        Assert.DoesNotContain('\n', line);
+    }
+
     [Fact]
     public async Task HostOfYourOwn_ItsTracerProviderGetsTheRpcSpan_AndItsOwnEnrichmentStillRuns()
     {

@@ -25,6 +25,15 @@ internal static class TelemetryServiceExtensions
         "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT",
     ];
 
+    /// <summary>The standard variables that name the OTLP protocol: for every signal, or one per signal.</summary>
+    internal static readonly string[] OtlpProtocolKeys =
+    [
+        "OTEL_EXPORTER_OTLP_PROTOCOL",
+        "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
+        "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL",
+        "OTEL_EXPORTER_OTLP_LOGS_PROTOCOL",
+    ];
+
     /// <summary>
     /// The meters the service's metrics come from (besides ASP.NET Core's, which the ASP.NET Core
     /// instrumentation adds): the manager's, the service's own and the .NET runtime's.
@@ -78,6 +87,7 @@ internal static class TelemetryServiceExtensions
     /// <c>builder.Services.AddOpenTelemetry().UseOtlpExporter()</c>, which may be called only once
     /// per container): the service's instrumentation joins whatever providers it builds.
     /// </remarks>
+    /// <exception cref="InvalidOperationException">An endpoint is not an http(s) URL, or a protocol is neither <c>grpc</c> nor <c>http/protobuf</c>.</exception>
     internal static void AddOtlpExportWhenConfigured(this WebApplicationBuilder builder)
     {
         var configuration = builder.Configuration;
@@ -86,6 +96,8 @@ internal static class TelemetryServiceExtensions
             return;
         }
 
+        ThrowIfInvalid(configuration);
+
         builder.Services.AddOpenTelemetry()
             .ConfigureResource(resource => resource
                 .Clear()
@@ -93,5 +105,32 @@ internal static class TelemetryServiceExtensions
                 .AddTelemetrySdk()
                 .AddEnvironmentVariableDetector())
             .UseOtlpExporter();
+    }
+
+    /// <summary>
+    /// Fails the start on an endpoint or protocol the exporter cannot use. The SDK treats an invalid
+    /// value as unset (as the specification asks) and reports it on its EventSource only, so a
+    /// typo would send telemetry to the default endpoint, or over the wrong protocol, without a
+    /// word; the service refuses it with one line instead, as it does for its own options. The
+    /// SDK still reads every value itself.
+    /// </summary>
+    private static void ThrowIfInvalid(IConfiguration configuration)
+    {
+        foreach (var key in OtlpEndpointKeys)
+        {
+            if (configuration[key] is { } endpoint && !string.IsNullOrWhiteSpace(endpoint)
+                && !(Uri.TryCreate(endpoint.Trim(), UriKind.Absolute, out var uri) && (uri.Scheme == Uri.UriSchemeHttp || uri.Scheme == Uri.UriSchemeHttps)))
+            {
+                throw new InvalidOperationException($"{key} '{endpoint}' is not an http:// or https:// URL (e.g. http://otel-collector:4317).");
+            }
+        }
+
+        foreach (var key in OtlpProtocolKeys)
+        {
+            if (configuration[key] is { } protocol && !string.IsNullOrWhiteSpace(protocol) && protocol.Trim() is not ("grpc" or "http/protobuf"))
+            {
+                throw new InvalidOperationException($"{key} '{protocol}' is not an OTLP protocol the service exports with (grpc or http/protobuf).");
+            }
+        }
     }
 }
