@@ -1,4 +1,8 @@
+using System.Diagnostics.Metrics;
 using FiberManager.Core.Management;
+using Microsoft.Extensions.DependencyInjection;
+using OpenTelemetry;
+using OpenTelemetry.Metrics;
 using Names = FiberManager.Core.Management.FiberSupervisorTelemetryNames;
 
 namespace FiberManager.Telemetry.Tests;
@@ -7,11 +11,21 @@ public sealed class CoreMetricsTests : IAsyncLifetime
 {
     private static readonly TimeSpan s_timeout = TimeSpan.FromSeconds(30);
 
-    private readonly TestMeterFactory _factory = new();
-    private readonly MetricCollector _metrics;
+    private readonly ServiceProvider _services = new ServiceCollection().AddMetrics().BuildServiceProvider();
+    private readonly IMeterFactory _factory;
+    private readonly MeterProvider _meterProvider;
+    private readonly ExportedMetrics _metrics;
     private FiberSupervisor<string, string> _manager = null!;
 
-    public CoreMetricsTests() => _metrics = new MetricCollector(i => ReferenceEquals(i.Meter.Scope, _factory));
+    public CoreMetricsTests()
+    {
+        _factory = _services.GetRequiredService<IMeterFactory>();
+        _metrics = new ExportedMetrics(() => _meterProvider!); // built just below, with the exporter writing to _metrics.Items
+        _meterProvider = Sdk.CreateMeterProviderBuilder()
+            .AddMeter(Names.MeterName)
+            .AddInMemoryExporter(_metrics.Items, ExportedMetrics.ReadOnDemand)
+            .Build();
+    }
 
     public Task InitializeAsync()
     {
@@ -22,21 +36,29 @@ public sealed class CoreMetricsTests : IAsyncLifetime
     public async Task DisposeAsync()
     {
         await _manager.DisposeAsync();
-        _metrics.Dispose();
-        _factory.Dispose();
+        _meterProvider.Dispose();
+        await _services.DisposeAsync();
     }
 
     [Fact]
     public void Instruments_AllPublished_WithUnitsAndDescriptions()
     {
+        // Published, measured or not: what a MeterListener sees (an exporter sees measured instruments only).
+        var published = new Dictionary<string, Instrument>(StringComparer.Ordinal);
+        using (var listener = new MeterListener { InstrumentPublished = (i, _) => published.TryAdd(i.Name, i) })
+        {
+            listener.Start();
+        }
+
         string[] expected =
         [
             Names.Fibers, Names.PermitsInUse, Names.PermitsLimit, Names.PermitsWaiting, Names.InputQueueDepth,
             Names.Submits, Names.OutputsPublished, Names.Gaps, Names.Terminations, Names.Restarts,
         ];
 
-        Assert.Equal(expected.Order(StringComparer.Ordinal), _metrics.Instruments.Keys.Order(StringComparer.Ordinal));
-        foreach (var instrument in _metrics.Instruments.Values)
+        var ours = published.Values.Where(i => ReferenceEquals(i.Meter.Scope, _factory)).ToList();
+        Assert.Equal(expected.Order(StringComparer.Ordinal), ours.Select(i => i.Name).Order(StringComparer.Ordinal));
+        foreach (var instrument in ours)
         {
             Assert.Equal(Names.MeterName, instrument.Meter.Name);
             Assert.False(string.IsNullOrEmpty(instrument.Unit), instrument.Name);
@@ -67,7 +89,6 @@ public sealed class CoreMetricsTests : IAsyncLifetime
         var paused = await Assert.ThrowsAsync<FiberSupervisorException>(async () => await _manager.SubmitAsync(fiberId, "b"));
         Assert.Equal(FiberErrorCode.Paused, paused.Code);
 
-        _metrics.Collect();
         Assert.Equal(1, Gauge(Names.Fibers, Names.StatusTag, "paused"));
         Assert.Equal(0, Gauge(Names.Fibers, Names.StatusTag, "running"));
         Assert.Equal(1, Gauge(Names.PermitsInUse));
@@ -79,15 +100,16 @@ public sealed class CoreMetricsTests : IAsyncLifetime
         Assert.Equal(1, Sum(Names.Submits, Names.ResultTag, "accepted"));
         Assert.Equal(1, Sum(Names.Submits, Names.ResultTag, "duplicate"));
         Assert.Equal(1, Sum(Names.Submits, Names.ResultTag, "rejected"));
-        Assert.Single(_metrics.For(Names.InputQueueDepth));
+        Assert.Equal(1, Assert.Single(_metrics.For(Names.InputQueueDepth)).HistogramCount);
         Assert.Equal(1, Sum(Names.OutputsPublished));
         var termination = Assert.Single(_metrics.For(Names.Terminations));
         Assert.Equal("interrupted", termination.Tag(Names.ExitTag));
         Assert.Equal("false", termination.Tag(Names.AbandonedTag));
+        Assert.Equal(1, termination.Value);
 
-        foreach (var measurement in _metrics.Measurements)
+        foreach (var measurement in _metrics.All())
         {
-            if (measurement.Instrument.Name != Names.Fibers && measurement.Instrument.Name is not (Names.PermitsInUse or Names.PermitsLimit or Names.PermitsWaiting))
+            if (measurement.Metric.Name != Names.Fibers && measurement.Metric.Name is not (Names.PermitsInUse or Names.PermitsLimit or Names.PermitsWaiting))
             {
                 Assert.Equal("echo-test", measurement.Tag(Names.WorkflowTag));
             }
@@ -115,6 +137,7 @@ public sealed class CoreMetricsTests : IAsyncLifetime
 
         Assert.Equal(2, Sum(Names.Restarts));
         var termination = Assert.Single(_metrics.For(Names.Terminations));
+        Assert.Equal(1, termination.Value);
         Assert.Equal("failed", termination.Tag(Names.ExitTag));
         Assert.Equal("failing", termination.Tag(Names.WorkflowTag));
     }
@@ -144,6 +167,7 @@ public sealed class CoreMetricsTests : IAsyncLifetime
 
         var gap = Assert.Single(_metrics.For(Names.Gaps));
         Assert.Equal("bursty", gap.Tag(Names.WorkflowTag));
+        Assert.Equal(1, gap.Value);
     }
 
     private static async Task ReadUntilAsync(FiberSubscription<string> subscription, Func<FiberEvent<string>, bool> match)
@@ -163,7 +187,7 @@ public sealed class CoreMetricsTests : IAsyncLifetime
     private double Sum(string instrument, string? tag = null, string? value = null) =>
         _metrics.For(instrument).Where(m => tag is null || m.Tag(tag) == value).Sum(m => m.Value);
 
-    /// <summary>The value of the last collection of an observable gauge.</summary>
+    /// <summary>The value an observable gauge has in a collection made now.</summary>
     private double Gauge(string instrument, string? tag = null, string? value = null) =>
         _metrics.For(instrument).Last(m => tag is null || m.Tag(tag) == value).Value;
 }

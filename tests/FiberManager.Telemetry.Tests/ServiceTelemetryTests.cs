@@ -5,25 +5,31 @@ using FiberManager.Service.Telemetry;
 using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
 using Microsoft.Extensions.DependencyInjection;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Trace;
 
 namespace FiberManager.Telemetry.Tests;
 
+/// <summary>
+/// The service's traces and metrics as an application exports them: the real service on Kestrel, a
+/// host that adds <c>AddOpenTelemetry()</c> with OpenTelemetry's in-memory exporters, and
+/// <c>AddFiberManagerService</c>'s instrumentation joining those providers.
+/// </summary>
 public sealed class ServiceTelemetryTests : IAsyncLifetime
 {
     private const string Service = "fibermanager.v1.FiberManager";
 
-    private readonly ActivityCollector _spans = new(ServiceTelemetryNames.SourceName);
-    private readonly MetricCollector _metrics = new(i => i.Meter.Name == ServiceTelemetryNames.SourceName);
+    private readonly ExportedItems<Activity> _spans = new();
+    private readonly ExportedMetrics _metrics;
     private ServiceHost _host = null!;
 
-    public async Task InitializeAsync() => _host = await ServiceHost.StartAsync();
+    public ServiceTelemetryTests() => _metrics = new ExportedMetrics(() => _host.App.Services.GetRequiredService<MeterProvider>());
 
-    public async Task DisposeAsync()
-    {
-        await _host.DisposeAsync();
-        _spans.Dispose();
-        _metrics.Dispose();
-    }
+    public async Task InitializeAsync() => _host = await ServiceHost.StartAsync(configure: builder => builder.Services.AddOpenTelemetry()
+        .WithTracing(tracing => tracing.AddInMemoryExporter(_spans))
+        .WithMetrics(metrics => metrics.AddInMemoryExporter(_metrics.Items, ExportedMetrics.ReadOnDemand)));
+
+    public async Task DisposeAsync() => await _host.DisposeAsync();
 
     [Fact]
     public async Task Rpc_ProducesServerSpan_ChildOfTraceparent_WithStatusCode()
@@ -39,10 +45,14 @@ public sealed class ServiceTelemetryTests : IAsyncLifetime
         Assert.Equal("Start", span.GetTagItem(ServiceTelemetryNames.RpcMethodTag));
         Assert.Equal((int)StatusCode.OK, span.GetTagItem(ServiceTelemetryNames.RpcGrpcStatusCodeTag));
         Assert.NotEqual(ActivityStatusCode.Error, span.Status);
+        Assert.Null(span.GetTagItem("grpc.method"));
+        Assert.Null(span.GetTagItem("grpc.status_code"));
 
         var duration = Assert.Single(_metrics.For(ServiceTelemetryNames.RpcServerDuration), m => m.Tag(ServiceTelemetryNames.RpcMethodTag) == "Start");
-        Assert.Equal("s", duration.Instrument.Unit);
-        Assert.False(string.IsNullOrEmpty(duration.Instrument.Description));
+        Assert.Equal(1, duration.HistogramCount);
+        Assert.Equal(ServiceTelemetryNames.SourceName, duration.Metric.MeterName);
+        Assert.Equal("s", duration.Metric.Unit);
+        Assert.False(string.IsNullOrEmpty(duration.Metric.Description));
         Assert.Equal("grpc", duration.Tag(ServiceTelemetryNames.RpcSystemTag));
         Assert.Equal(Service, duration.Tag(ServiceTelemetryNames.RpcServiceTag));
         Assert.Equal("0", duration.Tag(ServiceTelemetryNames.RpcGrpcStatusCodeTag));
@@ -75,23 +85,36 @@ public sealed class ServiceTelemetryTests : IAsyncLifetime
         Assert.Equal("echo", process.GetTagItem(ServiceTelemetryNames.WorkflowTag));
         Assert.NotEqual(submit.TraceId, process.TraceId);
 
-        foreach (var span in _spans.Stopped)
+        foreach (var span in _spans.Snapshot())
         {
             Assert.DoesNotContain(span.TagObjects, t => Convert.ToString(t.Value, System.Globalization.CultureInfo.InvariantCulture)!.Contains(fiberId, StringComparison.Ordinal));
         }
 
-        foreach (var measurement in _metrics.Measurements)
+        foreach (var measurement in _metrics.All())
         {
             Assert.DoesNotContain(measurement.Tags.Values, v => Convert.ToString(v, System.Globalization.CultureInfo.InvariantCulture)!.Contains(fiberId, StringComparison.Ordinal));
         }
     }
 
     [Fact]
-    public void WithoutOtlpEndpoint_NoProvidersAreRegistered()
+    public async Task HostsMeterProvider_GetsTheManagersTheServicesAndAspNetCoresMeters()
     {
-        var telemetry = _host.App.Services.GetRequiredService<OtlpTelemetry>();
-        Assert.Null(telemetry.TracerProvider);
-        Assert.Null(telemetry.MeterProvider);
+        await _host.Client.StartAsync("metered-1", "echo");
+        await _host.Client.SubmitAsync("metered-1", Value.ForNumber(1));
+
+        Assert.Contains(_metrics.For(FiberManager.Core.Management.FiberSupervisorTelemetryNames.Submits), p =>
+            p.Tag(FiberManager.Core.Management.FiberSupervisorTelemetryNames.ResultTag) == "accepted" && p.Value == 1);
+        var meters = _metrics.All().Select(p => p.Metric.MeterName).ToHashSet(StringComparer.Ordinal);
+        Assert.Superset(
+            new HashSet<string>(StringComparer.Ordinal)
+            {
+                FiberManager.Core.Management.FiberSupervisorTelemetryNames.MeterName,
+                ServiceTelemetryNames.SourceName,
+                "Microsoft.AspNetCore.Hosting",
+                "Microsoft.AspNetCore.Server.Kestrel",
+                "System.Runtime",
+            },
+            meters);
     }
 
     private static CallOptions WithTraceparent(ActivityContext context) => new(

@@ -1,9 +1,15 @@
+using FiberManager.Service.Telemetry;
+
 namespace FiberManager.Service.Hosting;
 
 /// <summary>The FiberManager service's own host (used by <c>Program</c> and by functional tests).</summary>
 public static class FiberManagerApp
 {
-    /// <summary>Creates the app: configuration (appsettings.json, environment, command line), the manager, the gRPC endpoints.</summary>
+    /// <summary>
+    /// Creates the app: configuration (appsettings.json, environment, command line), the manager,
+    /// the gRPC endpoints, and OpenTelemetry export over OTLP when the standard <c>OTEL_*</c>
+    /// variables name an endpoint.
+    /// </summary>
     /// <param name="args">Command-line arguments (ASP.NET Core's, such as <c>--urls=http://0.0.0.0:50051</c>, and configuration overrides such as <c>--FiberManager:MaxConcurrentFibers=500</c>).</param>
     /// <param name="configure">A hook to change the builder before it is built (tests add settings or workflows here).</param>
     public static WebApplication Create(string[] args, Action<WebApplicationBuilder>? configure = null)
@@ -15,6 +21,9 @@ public static class FiberManagerApp
         });
         builder.AddFiberManagerService();
         configure?.Invoke(builder);
+
+        // Last, once every configuration source is in: OTLP export when OTEL_EXPORTER_OTLP_*ENDPOINT is set.
+        builder.AddOtlpExportWhenConfigured();
         var app = builder.Build();
         app.MapFiberManagerService();
         return app;

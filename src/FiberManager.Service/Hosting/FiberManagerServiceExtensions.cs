@@ -41,6 +41,8 @@ public static class FiberManagerServiceExtensions
     /// authorization and rate limiting, the built-in workflows <c>echo</c> and <c>aggregate</c>,
     /// and Kestrel: HTTP/2 on every endpoint, the listen address
     /// <see cref="ServerOptions.DefaultAddress"/> unless one is configured the ASP.NET Core way.
+    /// Adds the service's traces and metrics to whatever OpenTelemetry providers the host builds
+    /// (<c>AddOpenTelemetry()</c>); builds none itself.
     /// </summary>
     /// <remarks>
     /// "Configured" means <c>urls</c>, <c>http_ports</c>, <c>https_ports</c> or
@@ -52,7 +54,7 @@ public static class FiberManagerServiceExtensions
     {
         ArgumentNullException.ThrowIfNull(builder);
         var services = builder.Services;
-        builder.AddOtlpTelemetry();
+        builder.AddFiberManagerInstrumentation();
         AddOptions(builder);
 
         services.AddSingleton(provider => new FiberSupervisor<V1.Payload, V1.Payload>(

@@ -5,20 +5,23 @@ using Grpc.Core.Interceptors;
 namespace FiberManager.Service.Telemetry;
 
 /// <summary>
-/// Records the RPC span and the <c>rpc.server.duration</c> histogram of every call (see
-/// <see cref="RpcTelemetry"/>), with the status the call ended with. It runs outside
-/// <see cref="Grpc.ErrorMappingInterceptor"/>, so it sees the final status of every failure.
+/// Records <c>rpc.server.duration</c> (<see cref="ServiceTelemetryNames.RpcServerDuration"/>) for
+/// every call, with the status the call ended with: the one place this metric is made. It runs
+/// outside <see cref="Grpc.ErrorMappingInterceptor"/>, so it sees the final status of every failure.
 /// </summary>
 /// <remarks>
-/// An adapter that keeps the telemetry of the service's earlier call handlers unchanged on
-/// grpc-dotnet. It is the seam for moving to <c>AddOpenTelemetry()</c> with ASP.NET Core's own
-/// request instrumentation: replacing it means deleting this class and its registration in
-/// <c>FiberManagerServiceExtensions</c>. Calls refused before an endpoint runs (security,
-/// malformed messages) are not recorded here.
+/// <para>grpc-dotnet emits no RPC metric of its own, and ASP.NET Core's
+/// <c>http.server.request.duration</c> knows the HTTP status only (always 200 for gRPC). The
+/// metric is made here rather than in the ASP.NET Core instrumentation's callbacks because those
+/// run only for requests that are traced and sampled; metrics must not depend on tracing.</para>
+/// <para>The call's span is ASP.NET Core's request span, named and tagged by the OpenTelemetry
+/// ASP.NET Core instrumentation (see <see cref="TelemetryServiceExtensions"/>), not by this class.</para>
+/// <para>Calls refused before an endpoint runs (authentication, authorization, the rate limit, a
+/// malformed or oversized message) are not recorded here; ASP.NET Core's own meters count them.</para>
 /// </remarks>
 internal sealed class RpcTelemetryInterceptor(IHostApplicationLifetime lifetime) : Interceptor
 {
-    private readonly ConcurrentDictionary<string, RpcTelemetry> _methods = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, RpcMethodTags> _methods = new(StringComparer.Ordinal);
 
     public override Task<TResponse> UnaryServerHandler<TRequest, TResponse>(TRequest request, ServerCallContext context, UnaryServerMethod<TRequest, TResponse> continuation)
     {
@@ -30,7 +33,7 @@ internal sealed class RpcTelemetryInterceptor(IHostApplicationLifetime lifetime)
         }
         catch (Exception exception)
         {
-            call.Stop(CodeOf(exception, context), exception);
+            call.Stop(CodeOf(exception, context));
             throw;
         }
 
@@ -42,7 +45,7 @@ internal sealed class RpcTelemetryInterceptor(IHostApplicationLifetime lifetime)
 
         return AwaitAsync(response, call, context);
 
-        async Task<TResponse> AwaitAsync(Task<TResponse> pending, RpcCallTelemetry telemetry, ServerCallContext callContext)
+        async Task<TResponse> AwaitAsync(Task<TResponse> pending, RpcMethodTags.Call telemetry, ServerCallContext callContext)
         {
             try
             {
@@ -52,7 +55,7 @@ internal sealed class RpcTelemetryInterceptor(IHostApplicationLifetime lifetime)
             }
             catch (Exception exception)
             {
-                telemetry.Stop(CodeOf(exception, callContext), exception);
+                telemetry.Stop(CodeOf(exception, callContext));
                 throw;
             }
         }
@@ -68,7 +71,7 @@ internal sealed class RpcTelemetryInterceptor(IHostApplicationLifetime lifetime)
         }
         catch (Exception exception)
         {
-            call.Stop(CodeOf(exception, context), exception);
+            call.Stop(CodeOf(exception, context));
             throw;
         }
     }
@@ -84,7 +87,7 @@ internal sealed class RpcTelemetryInterceptor(IHostApplicationLifetime lifetime)
         }
         catch (Exception exception)
         {
-            call.Stop(CodeOf(exception, context), exception);
+            call.Stop(CodeOf(exception, context));
             throw;
         }
     }
@@ -99,13 +102,13 @@ internal sealed class RpcTelemetryInterceptor(IHostApplicationLifetime lifetime)
         }
         catch (Exception exception)
         {
-            call.Stop(CodeOf(exception, context), exception);
+            call.Stop(CodeOf(exception, context));
             throw;
         }
     }
 
-    private RpcCallTelemetry Start(ServerCallContext context) =>
-        _methods.GetOrAdd(context.Method, static method => new RpcTelemetry(method)).Start(context.GetHttpContext());
+    private RpcMethodTags.Call Start(ServerCallContext context) =>
+        _methods.GetOrAdd(context.Method, static method => new RpcMethodTags(method)).Start();
 
     /// <summary>The status a failed call reports: CANCELLED when the client went away (it never sees any other), else the exception's.</summary>
     private StatusCode CodeOf(Exception exception, ServerCallContext context) =>

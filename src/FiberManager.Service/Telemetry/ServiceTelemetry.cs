@@ -2,7 +2,6 @@ using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using System.Runtime.CompilerServices;
 using FiberManager.Protocol.V1;
-using Grpc.Core;
 
 namespace FiberManager.Service.Telemetry;
 
@@ -58,102 +57,6 @@ internal static class ServiceDiagnostics
         "s",
         "Duration of gRPC calls on the server, from the request headers to the final status.",
         advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10, 30, 60, 300] });
-}
-
-/// <summary>
-/// Per-method RPC telemetry (one instance per method, kept by <see cref="RpcTelemetryInterceptor"/>):
-/// a server span named <c>service/method</c> (parent: the request's W3C
-/// <c>traceparent</c>/<c>tracestate</c>) and the <c>rpc.server.duration</c> histogram.
-/// </summary>
-internal sealed class RpcTelemetry
-{
-    private readonly string _service;
-    private readonly string _method;
-    private readonly string _spanName;
-
-    public RpcTelemetry(string path)
-    {
-        // "/package.Service/Method"
-        var trimmed = path.TrimStart('/');
-        var slash = trimmed.LastIndexOf('/');
-        _service = slash > 0 ? trimmed[..slash] : trimmed;
-        _method = slash > 0 ? trimmed[(slash + 1)..] : string.Empty;
-        _spanName = trimmed;
-    }
-
-    public RpcCallTelemetry Start(Microsoft.AspNetCore.Http.HttpContext http)
-    {
-        Activity? activity = null;
-        if (ServiceDiagnostics.Source.HasListeners())
-        {
-            // The hosting layer may have made an activity of its own that no listener records
-            // (one not from a listened-to source): our span's parent is then the caller's context
-            // from the headers, not that activity, which no exporter would ever see.
-            var current = Activity.Current;
-            ActivityContext parent = default;
-            if (current is null || !current.Source.HasListeners())
-            {
-                var headers = http.Request.Headers;
-                if (headers.TryGetValue("traceparent", out var traceParent)
-                    && ActivityContext.TryParse(traceParent.ToString(), headers.TryGetValue("tracestate", out var traceState) ? traceState.ToString() : null, isRemote: true, out var remote))
-                {
-                    parent = remote;
-                }
-
-                Activity.Current = null;
-            }
-
-            activity = ServiceDiagnostics.Source.StartActivity(
-                _spanName,
-                ActivityKind.Server,
-                parent,
-                [
-                    new(ServiceTelemetryNames.RpcSystemTag, "grpc"),
-                    new(ServiceTelemetryNames.RpcServiceTag, _service),
-                    new(ServiceTelemetryNames.RpcMethodTag, _method),
-                ]);
-        }
-
-        return new RpcCallTelemetry(this, activity, Stopwatch.GetTimestamp());
-    }
-
-    internal void Stop(Activity? activity, long started, StatusCode code, Exception? exception)
-    {
-        if (ServiceDiagnostics.RpcServerDuration.Enabled)
-        {
-            var tags = new TagList
-            {
-                { ServiceTelemetryNames.RpcSystemTag, "grpc" },
-                { ServiceTelemetryNames.RpcServiceTag, _service },
-                { ServiceTelemetryNames.RpcMethodTag, _method },
-                { ServiceTelemetryNames.RpcGrpcStatusCodeTag, (int)code },
-            };
-            ServiceDiagnostics.RpcServerDuration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds, tags);
-        }
-
-        if (activity is null)
-        {
-            return;
-        }
-
-        activity.SetTag(ServiceTelemetryNames.RpcGrpcStatusCodeTag, (int)code);
-        if (code != StatusCode.OK)
-        {
-            activity.SetStatus(ActivityStatusCode.Error, code.ToString());
-            if (exception is not null)
-            {
-                activity.AddException(exception);
-            }
-        }
-
-        activity.Stop();
-    }
-}
-
-/// <summary>One call's span and start time; <see cref="Stop"/> records the status once.</summary>
-internal readonly struct RpcCallTelemetry(RpcTelemetry owner, Activity? activity, long started)
-{
-    public void Stop(StatusCode code, Exception? exception = null) => owner.Stop(activity, started, code, exception);
 }
 
 /// <summary>
