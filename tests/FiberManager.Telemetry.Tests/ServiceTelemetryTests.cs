@@ -7,6 +7,7 @@ using Grpc.Core;
 using Microsoft.Extensions.DependencyInjection;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Trace;
+using StatusCode = Grpc.Core.StatusCode;
 
 namespace FiberManager.Telemetry.Tests;
 
