@@ -1,129 +1,199 @@
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Threading.Channels;
-using System.Threading.Tasks.Sources;
 
 namespace FiberManager.Core.Management;
 
 /// <summary>
-/// A managed fiber's input: a bounded FIFO queue behind a pause gate. While paused it hands out
-/// nothing (the item in progress finishes); once closed (the fiber ended) it hands out nothing
-/// ever again, and what was left in it is counted as unprocessed.
+/// A managed fiber's input, as its workflow reads it: a bounded <see cref="Channel{T}"/> of
+/// <see cref="InputItem{T}"/> with a pause gate in front of the reader. While paused it hands out
+/// nothing (the item in progress finishes); once the fiber is interrupted it accepts nothing more,
+/// and once the fiber has ended it hands out nothing ever again and what was left is counted as
+/// unprocessed.
 /// </summary>
+/// <typeparam name="T">The input type.</typeparam>
 /// <remarks>
 /// <para>
-/// One lock guards the gate and the queue together (this used to be a <see cref="Channel{T}"/>
-/// behind the gate's own lock: two locks per operation and ~700 bytes per idle fiber). The queue's
-/// array is allocated on the first write and grows by doubling up to the capacity; a writer that
-/// finds the queue full waits in FIFO order and its item enters the queue as soon as a read makes
-/// room, as with a bounded channel in <see cref="BoundedChannelFullMode.Wait"/> mode.
+/// The queue, its waiting writers and its parked readers are the channel's
+/// (<see cref="Channel.CreateBounded{T}(BoundedChannelOptions)"/>, <see cref="BoundedChannelFullMode.Wait"/>);
+/// this type adds only what a channel does not do: the pause gate, per-fiber sequence numbers
+/// (taken when an input enters the queue, so only accepted inputs use one: 1, 2, 3, … without
+/// holes), submit-id de-duplication, Submits that wait for room in arrival order, and the count of
+/// what was never handed out. The channel's item-dropped callback does not apply: in
+/// <see cref="BoundedChannelFullMode.Wait"/> mode a channel drops nothing, and what the fiber
+/// leaves behind is drained and counted by <see cref="Close"/>.
 /// </para>
 /// <para>
-/// Invariants (DEBUG-checked at the start of every locked block): a paused or closed gate hands
-/// out nothing — every successful <see cref="TryRead"/> happens under the lock with the gate
-/// open; readers wait only while nothing can be read (paused, or the queue is empty) and the gate
-/// is not closed; writers wait only while the queue is full and not closed. Waiters are woken
-/// outside the lock, and their continuations never run inline (like a channel created with
-/// <c>AllowSynchronousContinuations = false</c>): a Submit never runs the workflow on its thread.
+/// Invariants (DEBUG-checked at the start of every block that holds <c>_lock</c>): every input
+/// enters the channel under the lock, with the next sequence number; a paused or closed gate hands
+/// out nothing (<see cref="TryReadItem"/> reads from the channel only under the lock with the gate
+/// open); <c>_depth</c> is the number of inputs in the channel; a reader waits on the gate only
+/// while it is paused and open for writes or reads; a Submit waits for room only while another one
+/// waits before it or the queue is full. Lock order: the fiber's lock, then this lock, then the
+/// channel's. Readers parked on the gate are woken outside the lock; the channel wakes its own
+/// waiters outside its lock, never inline (<see cref="ChannelOptions.AllowSynchronousContinuations"/> is off).
 /// </para>
 /// <para>
-/// <see cref="WaitToReadAsync"/> may be called by several readers at once; the first parked
-/// reader reuses a waiter owned by the input, so a workflow's read loop does not allocate.
+/// Fairness: a read loop that keeps finding inputs would run on one thread-pool thread for as long
+/// as Submits keep up, while the subscribers its outputs woke wait behind it on that thread's
+/// queue; a subscriber that keeps up on average would then miss events when one such run outgrows
+/// its buffer. So after <c>turnLimit</c> inputs in a row without waiting, <see cref="TryReadItem"/>
+/// answers false once and the next <see cref="WaitToReadAsync"/> yields the thread (it completes
+/// asynchronously, with true) before the loop continues.
 /// </para>
 /// </remarks>
-/// <typeparam name="T">The input type.</typeparam>
 /// <example><code>
 /// await foreach (var item in context.Input.ReadAllAsync(context.CancellationToken))
 ///     context.Publish(item);
 /// </code></example>
-[DebuggerDisplay("Count = {Count}/{Capacity}, Paused = {IsPaused}")]
+[DebuggerDisplay("Count = {Count}/{Capacity}, Paused = {IsPaused}, State = {_state}")]
 public sealed class WorkflowInput<T>
 {
-    private const int InitialArraySize = 4;
-
     private readonly Lock _lock = new();
-    private T[]? _items;
-    private int _head;
-    private int _count;
+    private readonly Channel<InputItem<T>> _channel;
+    private readonly int _turnLimit;
+    private readonly int _submitIdCapacity;
+    private CancellationToken _fiberToken;
+    private InputState _state;
     private bool _paused;
-    private bool _closed;
+    private bool _yieldDue;
+    private bool _readerParked;
+    private int _depth;
+    private int _turn;
+    private int _waitingWriters;
+    private ulong _accepted;
     private long _handedOut;
-    private ulong _enqueued;
+    private TaskCompletionSource<bool>? _resumed;
+    private SemaphoreSlim? _writerTurn;
+    private SubmitIdMemory? _submitIds;
 
-    // Parked readers: the first in a field (a workflow has one read loop), any others in a list.
-    // Writers waiting for room, FIFO. The first reader's waiter is cached and reused.
-    private ReaderWaiter? _cachedReader;
-    private ReaderWaiter? _reader;
-    private List<ReaderWaiter>? _otherReaders;
-    private LinkedList<WriterWaiter>? _writers;
-
-    internal WorkflowInput(int capacity, bool paused)
+    internal WorkflowInput(int capacity, bool paused, int submitIdCapacity, int turnLimit)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(capacity, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(turnLimit, 1);
         Capacity = capacity;
         _paused = paused;
+        _submitIdCapacity = submitIdCapacity;
+        _turnLimit = turnLimit;
+        _channel = Channel.CreateBounded<InputItem<T>>(new BoundedChannelOptions(capacity)
+        {
+            FullMode = BoundedChannelFullMode.Wait,
+            AllowSynchronousContinuations = false,
+        });
+    }
+
+    private enum InputState : byte
+    {
+        /// <summary>Accepting Submits; handing out inputs while not paused.</summary>
+        Open,
+
+        /// <summary>The fiber is being interrupted: no Submit is accepted; what is queued may still be read.</summary>
+        WritesClosed,
+
+        /// <summary>The fiber has ended: nothing is accepted or handed out; what was left was counted.</summary>
+        Closed,
     }
 
     /// <summary>Inputs waiting in the queue.</summary>
-    public int Count => Volatile.Read(ref _count);
+    public int Count => Volatile.Read(ref _depth);
 
     /// <summary>The queue's capacity.</summary>
     public int Capacity { get; }
 
     /// <summary>True while paused.</summary>
-    /// <remarks>Lock-free (Submit and every status read ask it): the flag is written under the lock.</remarks>
+    /// <remarks>Lock-free: the flag is written under the lock.</remarks>
     public bool IsPaused => Volatile.Read(ref _paused);
 
     /// <summary>Inputs handed to the workflow so far.</summary>
     public long HandedOut => Interlocked.Read(ref _handedOut);
 
-    /// <summary>True while the workflow is parked waiting for input and the queue is empty.</summary>
-    internal bool IsReaderIdle => Volatile.Read(ref _reader) is not null && Volatile.Read(ref _count) == 0;
+    /// <summary>Inputs accepted so far: the sequence number of the last one.</summary>
+    internal ulong Accepted
+    {
+        get
+        {
+            lock (_lock)
+            {
+                AssertInvariants();
+                return _accepted;
+            }
+        }
+    }
 
-    /// <summary>Takes the next input if the gate is open and one is there.</summary>
-    /// <remarks>
-    /// An empty queue is answered without the lock (a read loop ends every batch with one such
-    /// call): <c>_count</c> is written under the lock with a volatile write, so the answer is the
-    /// queue's state at that read, as if the lock had been taken just then. An input written
-    /// during the call is found by the next <see cref="WaitToReadAsync"/>, which checks under the lock.
-    /// </remarks>
+    /// <summary>True while the workflow waits for input and the queue is empty (the fiber is idle).</summary>
+    internal bool IsReaderIdle => Volatile.Read(ref _readerParked) && Volatile.Read(ref _depth) == 0;
+
+    /// <summary>Takes the next input's value if the gate is open and one is there.</summary>
+    /// <remarks>May answer false while inputs are queued: see the fairness remark on the type; <see cref="WaitToReadAsync"/> then answers true.</remarks>
     public bool TryRead(out T item)
     {
-        if (Volatile.Read(ref _count) == 0)
+        if (TryReadItem(out var input))
         {
-            item = default!;
+            item = input.Value;
+            return true;
+        }
+
+        item = default!;
+        return false;
+    }
+
+    /// <summary>Takes the next input, with its sequence number, submit id and trace context, if the gate is open and one is there.</summary>
+    /// <remarks>
+    /// An empty queue is answered without the lock (a read loop ends every batch with one such
+    /// call): <c>_depth</c> is written under the lock with a volatile write, so the answer is the
+    /// queue's state at that read. An input written during the call is found by the next
+    /// <see cref="WaitToReadAsync"/>.
+    /// </remarks>
+    public bool TryReadItem(out InputItem<T> item)
+    {
+        if (Volatile.Read(ref _depth) == 0)
+        {
+            item = default;
             return false;
         }
 
-        WriterWaiter? admitted = null;
         lock (_lock)
         {
             AssertInvariants();
-            if (_paused || _closed || _count == 0)
+            if (_paused || _state == InputState.Closed)
             {
-                item = default!;
+                item = default;
                 return false;
             }
 
-            item = DequeueLocked();
-            _handedOut++;
-            if (_writers is { First.Value: { } first })
+            if (_turn >= _turnLimit)
             {
-                // A read made room: the longest-waiting writer's item enters the queue.
-                _writers.RemoveFirst();
-                first.Position = EnqueueLocked(first.Item);
-                admitted = first;
+                _yieldDue = true;
+                item = default;
+                return false;
             }
-        }
 
-        admitted?.Admit();
-        return true;
+            if (!_channel.Reader.TryRead(out item))
+            {
+                return false;
+            }
+
+            _turn++;
+            _handedOut++;
+            Volatile.Write(ref _depth, _depth - 1);
+            Volatile.Write(ref _readerParked, false);
+            return true;
+        }
     }
 
     /// <summary>
     /// Waits until an input can be read (the gate is open and the queue has one). Returns false
-    /// when the fiber has ended. Throws when <paramref name="cancellationToken"/> is cancelled.
+    /// once no input will ever be handed out again: the fiber is being interrupted or has ended
+    /// and the queue is empty. Throws <see cref="OperationCanceledException"/> when
+    /// <paramref name="cancellationToken"/> is cancelled first (except the workflow's own token,
+    /// whose cancellation closes the input, so that the wait answers false).
     /// </summary>
+    /// <remarks>
+    /// Waiting with the workflow's own token (<see cref="WorkflowContext{TInput, TOutput}.CancellationToken"/>)
+    /// registers nothing on it: an interrupt cancels that token and then closes the input, and
+    /// closing ends the wait. A parked read loop therefore costs the channel's reusable waiter and
+    /// nothing else (a registration per park would cost every idle fiber an allocation).
+    /// </remarks>
     public ValueTask<bool> WaitToReadAsync(CancellationToken cancellationToken = default)
     {
         if (cancellationToken.IsCancellationRequested)
@@ -131,165 +201,144 @@ public sealed class WorkflowInput<T>
             return ValueTask.FromCanceled<bool>(cancellationToken);
         }
 
-        ReaderWaiter waiter;
-        short version;
+        Task<bool>? resumed = null;
+        var ownToken = false;
         lock (_lock)
         {
             AssertInvariants();
-            if (_closed)
+            if (_state == InputState.Closed)
             {
                 return new ValueTask<bool>(false);
             }
 
-            if (!_paused && _count > 0)
+            ownToken = cancellationToken == _fiberToken;
+            if (_paused)
             {
-                return new ValueTask<bool>(true);
-            }
+                if (_state != InputState.Open)
+                {
+                    return new ValueTask<bool>(false); // interrupted while paused: nothing more will be handed out
+                }
 
-            // Checked again under the lock: the cached reader's registration outlives a park, and its
-            // callback does nothing while the reader is not parked. A token cancelled before this
-            // point is seen here; one cancelled later finds the reader parked.
-            if (cancellationToken.IsCancellationRequested)
-            {
-                return ValueTask.FromCanceled<bool>(cancellationToken);
+                resumed = (_resumed ??= new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
             }
-
-            waiter = _cachedReader is { } cached && cached.TryRent() ? cached : RentNewReaderLocked();
-            version = waiter.Park(cancellationToken);
-            if (_reader is null)
+            else if (_yieldDue)
             {
-                Volatile.Write(ref _reader, waiter);
-            }
-            else
-            {
-                (_otherReaders ??= []).Add(waiter);
+                _yieldDue = false;
+                _turn = 0;
+                return YieldAsync();
             }
         }
 
-        waiter.RegisterCancellation(cancellationToken, version);
-        return new ValueTask<bool>(waiter, version);
+        if (resumed is not null)
+        {
+            return new ValueTask<bool>(ownToken || !cancellationToken.CanBeCanceled ? resumed : resumed.WaitAsync(cancellationToken));
+        }
+
+        var wait = _channel.Reader.WaitToReadAsync(ownToken ? CancellationToken.None : cancellationToken);
+        if (!wait.IsCompleted)
+        {
+            // Parked: the next run starts a new turn, and the fiber is idle while the queue stays empty.
+            Volatile.Write(ref _turn, 0);
+            Volatile.Write(ref _readerParked, true);
+        }
+
+        return wait;
     }
 
-    /// <summary>Reads the next input, waiting for one (and for Resume); throws <see cref="ChannelClosedException"/> once the fiber has ended.</summary>
-    public async ValueTask<T> ReadAsync(CancellationToken cancellationToken = default)
+    /// <summary>Reads the next input's value, waiting for one (and for Resume); throws <see cref="ChannelClosedException"/> once no input will come.</summary>
+    public async ValueTask<T> ReadAsync(CancellationToken cancellationToken = default) =>
+        (await ReadItemAsync(cancellationToken).ConfigureAwait(false)).Value;
+
+    /// <summary>Reads the next input, waiting for one (and for Resume); throws <see cref="ChannelClosedException"/> once no input will come.</summary>
+    public async ValueTask<InputItem<T>> ReadItemAsync(CancellationToken cancellationToken = default)
     {
         while (await WaitToReadAsync(cancellationToken).ConfigureAwait(false))
         {
-            if (TryRead(out var item))
+            if (TryReadItem(out var item))
             {
                 return item;
             }
         }
 
+        cancellationToken.ThrowIfCancellationRequested();
         throw new ChannelClosedException();
     }
 
-    /// <summary>Every input, as it comes, until the fiber ends; pauses while paused.</summary>
+    /// <summary>Every input's value, as it comes, until the fiber is interrupted or ends; pauses while paused.</summary>
     public async IAsyncEnumerable<T> ReadAllAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        await foreach (var item in ReadAllItemsAsync(cancellationToken).ConfigureAwait(false))
+        {
+            yield return item.Value;
+        }
+    }
+
+    /// <summary>Every input, with its sequence number, submit id and trace context, until the fiber is interrupted or ends.</summary>
+    public async IAsyncEnumerable<InputItem<T>> ReadAllItemsAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         while (await WaitToReadAsync(cancellationToken).ConfigureAwait(false))
         {
-            while (TryRead(out var item))
+            while (TryReadItem(out var item))
             {
                 yield return item;
             }
         }
+
+        cancellationToken.ThrowIfCancellationRequested();
     }
 
-    /// <summary>Queues <paramref name="item"/> if there is room and the input is not closed.</summary>
-    internal bool TryWrite(T item) => TryWrite(item, out _);
-
-    /// <summary>
-    /// Queues <paramref name="item"/> if there is room and the input is not closed;
-    /// <paramref name="position"/> is its 1-based position among every item ever queued.
-    /// </summary>
-    internal bool TryWrite(T item, out ulong position)
+    /// <summary>The token of the workflow's runtime fiber: waits on it register nothing (see <see cref="WaitToReadAsync"/>).</summary>
+    internal void BindFiberToken(CancellationToken token)
     {
-        var written = TryWrite(item, out position, out var wake);
-        wake.Run();
-        return written;
-    }
-
-    /// <summary>
-    /// <see cref="TryWrite(T, out ulong)"/> for a caller that holds a lock of its own: the readers
-    /// the write released are handed back in <paramref name="wake"/>, to be woken with
-    /// <see cref="ReaderWake.Run"/> once that lock is released (waking one queues its continuation
-    /// to the thread pool, which may wake a thread: not something to do while holding a lock).
-    /// </summary>
-    internal bool TryWrite(T item, out ulong position, out ReaderWake wake)
-    {
-        ReaderWaiter? first = null;
-        ReaderWaiter[]? others = null;
         lock (_lock)
         {
             AssertInvariants();
-            if (_closed || _count == Capacity)
-            {
-                position = 0;
-                wake = default;
-                return false;
-            }
-
-            position = EnqueueLocked(item);
-            if (!_paused)
-            {
-                TakeReadersLocked(out first, out others);
-            }
+            _fiberToken = token;
         }
-
-        wake = new ReaderWake(first, others);
-        return true;
     }
 
     /// <summary>
-    /// Queues <paramref name="item"/>, waiting (FIFO) while the queue is full; returns its 1-based
-    /// position among every item ever queued, taken when it enters the queue (a write that gave up
-    /// waiting takes none). Throws <see cref="ChannelClosedException"/> if the input is or becomes
-    /// closed first, and <see cref="OperationCanceledException"/> when
-    /// <paramref name="cancellationToken"/> is cancelled first.
+    /// Offers one input. Accepted: it entered the queue with the next sequence number. A submit id
+    /// seen before answers with its first sequence. Paused (unless <paramref name="bufferWhilePaused"/>),
+    /// full (in <see cref="FullQueueMode.Reject"/> mode) and closed inputs are refused; a full queue
+    /// in <see cref="FullQueueMode.Wait"/> mode waits for room, behind any Submit already waiting.
     /// </summary>
-    internal ValueTask<ulong> WriteAsync(T item, CancellationToken cancellationToken)
+    internal ValueTask<InputWrite> SubmitAsync(InputItem<T> input, bool bufferWhilePaused, FullQueueMode mode, CancellationToken cancellationToken)
     {
-        if (cancellationToken.IsCancellationRequested)
-        {
-            return ValueTask.FromCanceled<ulong>(cancellationToken);
-        }
-
-        ulong position = 0;
-        WriterWaiter? writer = null;
-        ReaderWaiter? first = null;
-        ReaderWaiter[]? others = null;
         lock (_lock)
         {
             AssertInvariants();
-            if (_closed)
+            if (_state != InputState.Open)
             {
-                return ValueTask.FromException<ulong>(new ChannelClosedException());
+                return new ValueTask<InputWrite>(InputWrite.Closed);
             }
 
-            if (_count < Capacity)
+            // A retry of an accepted input reports it as accepted, whatever the gate says now.
+            if (TryFindDuplicateLocked(input.SubmitId, out var duplicate))
             {
-                position = EnqueueLocked(item);
-                if (!_paused)
-                {
-                    TakeReadersLocked(out first, out others);
-                }
+                return new ValueTask<InputWrite>(duplicate);
             }
-            else
+
+            if (_paused && !bufferWhilePaused)
             {
-                writer = new WriterWaiter(this, item, cancellationToken.CanBeCanceled);
-                (_writers ??= new LinkedList<WriterWaiter>()).AddLast(writer.Node);
+                return new ValueTask<InputWrite>(InputWrite.Paused);
             }
+
+            if (_waitingWriters == 0 && TryWriteLocked(input, out var accepted))
+            {
+                return new ValueTask<InputWrite>(accepted);
+            }
+
+            if (mode == FullQueueMode.Reject)
+            {
+                return new ValueTask<InputWrite>(InputWrite.Full(_depth));
+            }
+
+            _waitingWriters++;
+            _writerTurn ??= new SemaphoreSlim(1, 1);
         }
 
-        if (writer is null)
-        {
-            WakeReaders(first, others, result: true);
-            return new ValueTask<ulong>(position);
-        }
-
-        writer.RegisterCancellation(cancellationToken);
-        return new ValueTask<ulong>(writer.Task);
+        return WriteWhenRoomAsync(input, cancellationToken);
     }
 
     /// <summary>Closes the gate; true when it was open.</summary>
@@ -311,8 +360,7 @@ public sealed class WorkflowInput<T>
     /// <summary>Opens the gate; true when it was closed.</summary>
     internal bool Resume()
     {
-        ReaderWaiter? first = null;
-        ReaderWaiter[]? others = null;
+        TaskCompletionSource<bool>? resumed;
         lock (_lock)
         {
             AssertInvariants();
@@ -322,447 +370,209 @@ public sealed class WorkflowInput<T>
             }
 
             Volatile.Write(ref _paused, false);
-            if (!_closed && _count > 0)
-            {
-                TakeReadersLocked(out first, out others);
-            }
+            resumed = _resumed;
+            _resumed = null;
         }
 
-        WakeReaders(first, others, result: true);
+        resumed?.TrySetResult(true);
         return true;
     }
 
     /// <summary>
-    /// Ends the input for good: no write succeeds after this, nothing is handed out, and the
-    /// items still queued are removed and counted.
+    /// The fiber is being interrupted (its token was cancelled just before): no Submit is accepted
+    /// from now on (waiting ones fail), and a reader waiting on an empty queue or on the pause gate
+    /// is told that no input will come.
+    /// </summary>
+    internal void CloseWrites()
+    {
+        TaskCompletionSource<bool>? resumed;
+        lock (_lock)
+        {
+            AssertInvariants();
+            if (_state != InputState.Open)
+            {
+                return;
+            }
+
+            _state = InputState.WritesClosed;
+            _channel.Writer.TryComplete();
+            resumed = _resumed;
+            _resumed = null;
+        }
+
+        resumed?.TrySetResult(false);
+    }
+
+    /// <summary>
+    /// The fiber has ended: nothing is accepted or handed out from now on, and the inputs still
+    /// queued are removed and counted.
     /// </summary>
     /// <returns>How many accepted inputs were never handed out.</returns>
     internal int Close()
     {
-        ReaderWaiter? first;
-        ReaderWaiter[]? others;
-        LinkedList<WriterWaiter>? writers;
-        CancellationTokenRegistration stickyRegistration;
-        int unprocessed;
+        TaskCompletionSource<bool>? resumed;
+        var unprocessed = 0;
         lock (_lock)
         {
             AssertInvariants();
-            _closed = true;
-            unprocessed = _count;
-            _items = null;
-            _head = 0;
-            Volatile.Write(ref _count, 0);
-            TakeReadersLocked(out first, out others);
-            writers = _writers;
-            _writers = null;
-            stickyRegistration = _cachedReader?.TakeStickyRegistrationLocked() ?? default;
-        }
-
-        stickyRegistration.Unregister();
-        WakeReaders(first, others, result: false);
-        if (writers is not null)
-        {
-            foreach (var writer in writers)
+            if (_state == InputState.Closed)
             {
-                writer.Reject(new ChannelClosedException());
+                return 0;
             }
+
+            _state = InputState.Closed;
+            _channel.Writer.TryComplete();
+            while (_channel.Reader.TryRead(out _))
+            {
+                unprocessed++;
+            }
+
+            Debug.Assert(unprocessed == _depth, "The depth counts exactly the inputs in the channel.");
+            Volatile.Write(ref _depth, 0);
+            resumed = _resumed;
+            _resumed = null;
         }
 
+        resumed?.TrySetResult(false);
         return unprocessed;
     }
 
-    /// <summary>Queues one item; returns its 1-based position among every item ever queued.</summary>
-    private ulong EnqueueLocked(T item)
+    private async ValueTask<InputWrite> WriteWhenRoomAsync(InputItem<T> input, CancellationToken cancellationToken)
     {
-        Debug.Assert(_count < Capacity, "Enqueue only with room.");
-        if (_items is null || _count == _items.Length)
+        var turn = _writerTurn!;
+        var holdsTurn = false;
+        var counted = true;
+        try
         {
-            Grow();
-        }
-
-        var slot = _head + _count;
-        _items![slot >= _items.Length ? slot - _items.Length : slot] = item;
-        Volatile.Write(ref _count, _count + 1);
-        return ++_enqueued;
-    }
-
-    private T DequeueLocked()
-    {
-        var items = _items!;
-        var item = items[_head];
-        if (RuntimeHelpers.IsReferenceOrContainsReferences<T>())
-        {
-            items[_head] = default!;
-        }
-
-        _head = _head + 1 == items.Length ? 0 : _head + 1;
-        Volatile.Write(ref _count, _count - 1);
-        return item;
-    }
-
-    private void Grow()
-    {
-        var size = _items is null ? Math.Min(InitialArraySize, Capacity) : (int)Math.Min((long)_items.Length * 2, Capacity);
-        var items = new T[size];
-        if (_count > 0)
-        {
-            var old = _items!;
-            var firstPart = Math.Min(_count, old.Length - _head);
-            Array.Copy(old, _head, items, 0, firstPart);
-            Array.Copy(old, 0, items, firstPart, _count - firstPart);
-        }
-
-        _items = items;
-        _head = 0;
-    }
-
-    private ReaderWaiter RentNewReaderLocked()
-    {
-        var waiter = new ReaderWaiter(this, isCached: _cachedReader is null);
-        waiter.TryRent();
-        _cachedReader ??= waiter;
-        return waiter;
-    }
-
-    private void TakeReadersLocked(out ReaderWaiter? first, out ReaderWaiter[]? others)
-    {
-        first = _reader;
-        Volatile.Write(ref _reader, null);
-        others = null;
-        if (_otherReaders is { Count: > 0 } more)
-        {
-            others = [.. more];
-            more.Clear();
-        }
-    }
-
-    private static void WakeReaders(ReaderWaiter? first, ReaderWaiter[]? others, bool result)
-    {
-        first?.Wake(result);
-        if (others is not null)
-        {
-            foreach (var reader in others)
+            // Waiting Submits take turns in arrival order (SemaphoreSlim releases its asynchronous
+            // waiters in order); the one whose turn it is waits for room in the channel.
+            await turn.WaitAsync(cancellationToken).ConfigureAwait(false);
+            holdsTurn = true;
+            while (true)
             {
-                reader.Wake(result);
-            }
-        }
-    }
-
-    /// <summary>True while <paramref name="waiter"/> is parked (called under the lock).</summary>
-    private bool IsParkedLocked(ReaderWaiter waiter) =>
-        ReferenceEquals(_reader, waiter) || (_otherReaders is { } more && more.Contains(waiter));
-
-    /// <summary>Removes a parked reader whose token was cancelled; false when someone already woke it.</summary>
-    private bool TryRemoveReader(ReaderWaiter waiter, CancellationToken token)
-    {
-        lock (_lock)
-        {
-            AssertInvariants();
-            if (!waiter.IsParkedWith(token))
-            {
-                return false; // a registration kept from an earlier park, on another token
-            }
-
-            if (ReferenceEquals(_reader, waiter))
-            {
-                ReaderWaiter? next = null;
-                if (_otherReaders is { Count: > 0 } more)
+                lock (_lock)
                 {
-                    next = more[0];
-                    more.RemoveAt(0);
+                    AssertInvariants();
+                    if (_state != InputState.Open)
+                    {
+                        return InputWrite.Closed;
+                    }
+
+                    if (TryFindDuplicateLocked(input.SubmitId, out var duplicate))
+                    {
+                        return duplicate;
+                    }
+
+                    if (TryWriteLocked(input, out var accepted))
+                    {
+                        _waitingWriters--;
+                        counted = false;
+                        return accepted;
+                    }
                 }
 
-                Volatile.Write(ref _reader, next);
-                return true;
+                if (!await _channel.Writer.WaitToWriteAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    return InputWrite.Closed;
+                }
+            }
+        }
+        finally
+        {
+            if (counted)
+            {
+                lock (_lock)
+                {
+                    AssertInvariants();
+                    _waitingWriters--;
+                }
             }
 
-            return _otherReaders is { } others && others.Remove(waiter);
+            if (holdsTurn)
+            {
+                turn.Release();
+            }
         }
     }
 
-    /// <summary>Removes a waiting writer whose token was cancelled; false when its item was admitted or rejected already.</summary>
-    private bool TryRemoveWriter(WriterWaiter writer)
+    /// <summary>Writes <paramref name="input"/> with the next sequence number if the channel has room.</summary>
+    private bool TryWriteLocked(InputItem<T> input, out InputWrite accepted)
     {
-        lock (_lock)
+        var sequence = _accepted + 1;
+        if (!_channel.Writer.TryWrite(input with { Sequence = sequence }))
         {
-            AssertInvariants();
-            if (writer.Node.List is null)
-            {
-                return false;
-            }
+            accepted = default;
+            return false;
+        }
 
-            _writers!.Remove(writer.Node);
+        _accepted = sequence;
+        Volatile.Write(ref _depth, _depth + 1);
+        if (input.SubmitId is { } submitId && _submitIdCapacity > 0)
+        {
+            (_submitIds ??= new SubmitIdMemory(_submitIdCapacity)).Add(submitId, sequence);
+        }
+
+        accepted = InputWrite.Accepted(sequence, _depth);
+        return true;
+    }
+
+    private bool TryFindDuplicateLocked(string? submitId, out InputWrite duplicate)
+    {
+        if (submitId is not null && _submitIds is not null && _submitIds.TryGet(submitId, out var sequence))
+        {
+            duplicate = InputWrite.Duplicate(sequence, _depth);
             return true;
         }
+
+        duplicate = default;
+        return false;
+    }
+
+    private static async ValueTask<bool> YieldAsync()
+    {
+        // To the thread pool's global queue: the work this run queued on its own thread (the
+        // subscribers it woke) runs first.
+        await Task.Yield();
+        return true;
     }
 
     [Conditional("DEBUG")]
     private void AssertInvariants()
     {
         Debug.Assert(_lock.IsHeldByCurrentThread, "Invariants are checked under the input's lock.");
-        Debug.Assert(_count >= 0 && _count <= Capacity, "The queue holds at most its capacity.");
-        Debug.Assert(_reader is not null || _otherReaders is not { Count: > 0 }, "Other readers park only behind a first one.");
-        Debug.Assert(_reader is null || (!_closed && (_paused || _count == 0)), "Readers wait only while nothing can be read.");
-        Debug.Assert(_writers is null || _writers.Count == 0 || (!_closed && _count == Capacity), "Writers wait only while the queue is full.");
-        Debug.Assert(!_closed || _count == 0, "A closed gate holds no inputs.");
+        Debug.Assert(_depth >= 0 && _depth <= Capacity, "The queue holds at most its capacity.");
+        Debug.Assert(_state == InputState.Closed || _channel.Reader.Count == _depth, "The depth counts exactly the inputs in the channel.");
+        Debug.Assert(_state != InputState.Closed || _depth == 0, "A closed input holds nothing.");
+        Debug.Assert((ulong)_handedOut + (ulong)_depth <= _accepted, "Nothing is handed out or queued that was not accepted.");
+        Debug.Assert(_resumed is null || (_paused && _state == InputState.Open), "Readers wait on the gate only while it is paused and the input is open.");
+        Debug.Assert(_waitingWriters >= 0, "Waiting Submits are never negative.");
+        Debug.Assert(_waitingWriters == 0 || _writerTurn is not null, "Waiting Submits take turns.");
     }
+}
 
-    /// <summary>Readers taken off the input by a write, to be woken by the writer once it holds no lock.</summary>
-    internal readonly struct ReaderWake
-    {
-        private readonly ReaderWaiter? _first;
-        private readonly ReaderWaiter[]? _others;
+/// <summary>What <see cref="WorkflowInput{T}.SubmitAsync"/> did with an input: a value, turned into a result or an error by the fiber.</summary>
+/// <param name="Outcome">Accepted, duplicate, or why it was refused.</param>
+/// <param name="Sequence">The input's sequence number (accepted or duplicate).</param>
+/// <param name="Depth">The queue depth right after it.</param>
+internal readonly record struct InputWrite(SubmitOutcome Outcome, ulong Sequence, int Depth)
+{
+    public static InputWrite Closed => new(SubmitOutcome.Closed, 0, 0);
 
-        internal ReaderWake(ReaderWaiter? first, ReaderWaiter[]? others)
-        {
-            _first = first;
-            _others = others;
-        }
+    public static InputWrite Paused => new(SubmitOutcome.Paused, 0, 0);
 
-        /// <summary>Wakes the readers (each with true); call it once, holding no lock.</summary>
-        public void Run() => WakeReaders(_first, _others, result: true);
-    }
+    public static InputWrite Full(int depth) => new(SubmitOutcome.Full, 0, depth);
 
-    /// <summary>
-    /// A parked <see cref="WaitToReadAsync"/>. Rented from <see cref="Park"/> until the awaiter
-    /// takes its result; completed exactly once per park by whoever removed it from the reader
-    /// list (a writer, Resume, Close, or its token's cancellation).
-    /// </summary>
-    /// <remarks>
-    /// The input's cached reader (the workflow's read loop) keeps its cancellation registration
-    /// from one park to the next while it is asked to wait with the same token, and drops it only
-    /// when the token changes or the input closes: a workflow parks once per batch of inputs, and
-    /// registering on the fiber's token and unregistering again each time cost two locks and the
-    /// token source's own bookkeeping per park. Its callback completes the waiter only while it is
-    /// parked with that token (checked under the input's lock), and
-    /// <see cref="WorkflowInput{T}.WaitToReadAsync"/> checks the token under the same lock before
-    /// parking, so a cancellation between two parks is never missed. Other readers register per park.
-    /// </remarks>
-    internal sealed class ReaderWaiter(WorkflowInput<T> owner, bool isCached) : IValueTaskSource<bool>
-    {
-        private static readonly Action<object?, CancellationToken> s_cancelled =
-            static (state, token) => ((ReaderWaiter)state!).Cancel(token);
+    public static InputWrite Accepted(ulong sequence, int depth) => new(SubmitOutcome.Accepted, sequence, depth);
 
-        private ManualResetValueTaskSourceCore<bool> _core = new() { RunContinuationsAsynchronously = true };
-        private CancellationTokenRegistration _registration;
-        private CancellationToken _registeredToken;
-        private CancellationToken _parkedToken;
-        private int _rented;
-        private int _parkedVersion = -1;
+    public static InputWrite Duplicate(ulong sequence, int depth) => new(SubmitOutcome.Duplicate, sequence, depth);
+}
 
-        public bool TryRent() => Interlocked.CompareExchange(ref _rented, 1, 0) == 0;
-
-        /// <summary>Called under the owner's lock.</summary>
-        public short Park(CancellationToken token)
-        {
-            _core.Reset();
-            _parkedToken = token;
-            if (!isCached)
-            {
-                _registration = default;
-            }
-
-            Volatile.Write(ref _parkedVersion, _core.Version);
-            return _core.Version;
-        }
-
-        public void RegisterCancellation(CancellationToken token, short version)
-        {
-            if (!token.CanBeCanceled)
-            {
-                return;
-            }
-
-            if (isCached && _registeredToken == token)
-            {
-                return; // registered on this token at an earlier park (only the reader and Close write it)
-            }
-
-            // Registered outside the lock: a token cancelled right now runs Cancel inline, which
-            // finds the waiter parked and completes it.
-            var registration = token.UnsafeRegister(s_cancelled, this);
-            CancellationTokenRegistration drop;
-            lock (owner._lock)
-            {
-                if (isCached)
-                {
-                    // Kept across parks until the token changes or the input closes.
-                    if (owner._closed)
-                    {
-                        drop = registration;
-                    }
-                    else
-                    {
-                        drop = _registration;
-                        _registration = registration;
-                        _registeredToken = token;
-                    }
-                }
-                else if (Volatile.Read(ref _parkedVersion) == version && owner.IsParkedLocked(this))
-                {
-                    // Kept only while the same park is pending; whoever completes the waiter unregisters it.
-                    _registration = registration;
-                    return;
-                }
-                else
-                {
-                    drop = registration;
-                }
-            }
-
-            drop.Unregister();
-        }
-
-        /// <summary>The cached reader's registration, taken when the input closes (under the owner's lock).</summary>
-        public CancellationTokenRegistration TakeStickyRegistrationLocked()
-        {
-            Debug.Assert(isCached, "Only the cached reader keeps its registration across parks.");
-            var registration = _registration;
-            _registration = default;
-            _registeredToken = default;
-            return registration;
-        }
-
-        public void Wake(bool result)
-        {
-            if (!isCached)
-            {
-                TakeRegistration().Unregister();
-            }
-
-            Volatile.Write(ref _parkedVersion, -1);
-            _core.SetResult(result);
-        }
-
-        public bool GetResult(short token)
-        {
-            try
-            {
-                return _core.GetResult(token);
-            }
-            finally
-            {
-                Volatile.Write(ref _rented, 0); // the awaiter is done with it: it may park again
-            }
-        }
-
-        public ValueTaskSourceStatus GetStatus(short token) => _core.GetStatus(token);
-
-        public void OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
-            _core.OnCompleted(continuation, state, token, flags);
-
-        private CancellationTokenRegistration TakeRegistration()
-        {
-            lock (owner._lock)
-            {
-                var registration = _registration;
-                _registration = default;
-                return registration;
-            }
-        }
-
-        private void Cancel(CancellationToken token)
-        {
-            if (!owner.TryRemoveReader(this, token))
-            {
-                return;
-            }
-
-            if (!isCached)
-            {
-                lock (owner._lock)
-                {
-                    _registration = default;
-                }
-            }
-
-            Volatile.Write(ref _parkedVersion, -1);
-            _core.SetException(new OperationCanceledException(token));
-        }
-
-        /// <summary>Whether this waiter is parked with <paramref name="token"/> (called under the owner's lock).</summary>
-        public bool IsParkedWith(CancellationToken token) => _parkedToken == token;
-    }
-
-    /// <summary>A <see cref="WriteAsync"/> waiting for room; its task completes with the item's position when it is queued.</summary>
-    private sealed class WriterWaiter : TaskCompletionSource<ulong>
-    {
-        private static readonly Action<object?, CancellationToken> s_cancelled =
-            static (state, token) => ((WriterWaiter)state!).Cancel(token);
-
-        private readonly WorkflowInput<T> _owner;
-        private readonly bool _cancellable;
-        private CancellationTokenRegistration _registration;
-
-        public WriterWaiter(WorkflowInput<T> owner, T item, bool cancellable)
-            : base(TaskCreationOptions.RunContinuationsAsynchronously)
-        {
-            _owner = owner;
-            _cancellable = cancellable;
-            Item = item;
-            Node = new LinkedListNode<WriterWaiter>(this);
-        }
-
-        public T Item { get; }
-
-        public LinkedListNode<WriterWaiter> Node { get; }
-
-        /// <summary>The item's position, set under the owner's lock when it enters the queue.</summary>
-        public ulong Position { get; set; }
-
-        public void RegisterCancellation(CancellationToken token)
-        {
-            if (!token.CanBeCanceled)
-            {
-                return;
-            }
-
-            var registration = token.UnsafeRegister(s_cancelled, this);
-            lock (_owner._lock)
-            {
-                if (Node.List is not null)
-                {
-                    _registration = registration;
-                    return;
-                }
-            }
-
-            registration.Unregister();
-        }
-
-        public void Admit()
-        {
-            TakeRegistration().Unregister();
-            TrySetResult(Position);
-        }
-
-        public void Reject(Exception exception)
-        {
-            TakeRegistration().Unregister();
-            TrySetException(exception);
-        }
-
-        private CancellationTokenRegistration TakeRegistration()
-        {
-            if (!_cancellable)
-            {
-                return default; // nothing was registered: no lock to take when admitted
-            }
-
-            lock (_owner._lock)
-            {
-                var registration = _registration;
-                _registration = default;
-                return registration;
-            }
-        }
-
-        private void Cancel(CancellationToken token)
-        {
-            if (_owner.TryRemoveWriter(this))
-            {
-                TrySetCanceled(token);
-            }
-        }
-    }
+/// <summary>See <see cref="InputWrite"/>.</summary>
+internal enum SubmitOutcome : byte
+{
+    Accepted,
+    Duplicate,
+    Paused,
+    Full,
+    Closed,
 }

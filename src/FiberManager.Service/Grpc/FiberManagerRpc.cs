@@ -82,7 +82,6 @@ internal sealed class FiberManagerRpc(FiberSupervisor<V1.Payload, V1.Payload> ma
             throw InputTooLarge(inputSize);
         }
 
-        Telemetry.WorkflowTracing.CaptureSubmit(request.Input);
         var result = await manager.SubmitAsync(
             request.FiberId,
             request.Input,
