@@ -423,8 +423,7 @@ internal sealed class ManagedFiber<TInput, TOutput> : IFiberObserver, IFiberBody
     /// </summary>
     public ValueTask<SubmitResult> SubmitAsync(TInput value, string? submitId, FullQueueMode mode, CancellationToken cancellationToken)
     {
-        var item = new InputItem<TInput>(value, 0, submitId, Activity.Current?.Context ?? default);
-        var write = Input.SubmitAsync(item, _bufferWhilePaused, mode, cancellationToken);
+        var write = Input.SubmitAsync(value, submitId, Activity.Current?.Context ?? default, _bufferWhilePaused, mode, cancellationToken);
         return write.IsCompletedSuccessfully
             ? new ValueTask<SubmitResult>(ToSubmitResult(write.Result))
             : AwaitWriteAsync(write);

@@ -24,14 +24,22 @@ namespace FiberManager.Core.Management;
 /// leaves behind is drained and counted by <see cref="Close"/>.
 /// </para>
 /// <para>
-/// Invariants (DEBUG-checked at the start of every block that holds <c>_lock</c>): every input
-/// enters the channel under the lock, with the next sequence number; a paused or closed gate hands
-/// out nothing (<see cref="TryReadItem"/> reads from the channel only under the lock with the gate
-/// open); <c>_depth</c> is the number of inputs in the channel; a reader waits on the gate only
-/// while it is paused and open for writes or reads; a Submit waits for room only while another one
-/// waits before it or the queue is full. Lock order: the fiber's lock, then this lock, then the
-/// channel's. Readers parked on the gate are woken outside the lock; the channel wakes its own
-/// waiters outside its lock, never inline (<see cref="ChannelOptions.AllowSynchronousContinuations"/> is off).
+/// Two locks, so that a Submit and the workflow's read never wait for each other on this type
+/// (only, briefly, on the channel's own lock, as any channel writer and reader do): <c>_writeLock</c>
+/// orders the writers (sequence numbers, de-duplication, the waiting Submits' turns) and
+/// <c>_gateLock</c> orders the readers against the gate. Pause, Resume and the closes take both
+/// (write lock first), so a Submit sees the gate exactly as a read does. Lock order: the fiber's
+/// lock, then <c>_writeLock</c>, then <c>_gateLock</c>, then the channel's.
+/// </para>
+/// <para>
+/// Invariants (DEBUG-checked at the start of every block that holds either lock): every input
+/// enters the channel under the write lock, with the next sequence number; a paused or closed gate
+/// hands out nothing (<see cref="TryReadItem"/> reads from the channel only under the gate lock,
+/// with the gate open); nothing is handed out that was not accepted; a reader waits on the gate
+/// only while it is paused and the input is open; a Submit waits for room only while another one
+/// waits before it or the queue is full. Readers parked on the gate are woken outside the locks;
+/// the channel wakes its own waiters outside its lock and never inline
+/// (<see cref="ChannelOptions.AllowSynchronousContinuations"/> is off).
 /// </para>
 /// <para>
 /// Fairness: a read loop that keeps finding inputs would run on one thread-pool thread for as long
@@ -49,19 +57,21 @@ namespace FiberManager.Core.Management;
 [DebuggerDisplay("Count = {Count}/{Capacity}, Paused = {IsPaused}, State = {_state}")]
 public sealed class WorkflowInput<T>
 {
-    private readonly Lock _lock = new();
-    private readonly Channel<InputItem<T>> _channel;
+    private readonly Lock _writeLock = new();
+    private readonly Lock _gateLock = new();
+    private readonly Channel<QueuedInput> _channel;
     private readonly int _turnLimit;
     private readonly int _submitIdCapacity;
     private CancellationToken _fiberToken;
-    private InputState _state;
-    private bool _paused;
-    private bool _yieldDue;
-    private bool _readerParked;
+    private volatile InputState _state;
+    private volatile bool _paused;
+    private volatile bool _yieldDue;
+    private volatile bool _readerParked;
     private int _depth;
     private int _turn;
     private int _waitingWriters;
     private ulong _accepted;
+    private ulong _reservedSequence;
     private long _handedOut;
     private TaskCompletionSource<bool>? _resumed;
     private SemaphoreSlim? _writerTurn;
@@ -75,7 +85,7 @@ public sealed class WorkflowInput<T>
         _paused = paused;
         _submitIdCapacity = submitIdCapacity;
         _turnLimit = turnLimit;
-        _channel = Channel.CreateBounded<InputItem<T>>(new BoundedChannelOptions(capacity)
+        _channel = Channel.CreateBounded<QueuedInput>(new BoundedChannelOptions(capacity)
         {
             FullMode = BoundedChannelFullMode.Wait,
             AllowSynchronousContinuations = false,
@@ -95,39 +105,39 @@ public sealed class WorkflowInput<T>
     }
 
     /// <summary>Inputs waiting in the queue.</summary>
-    public int Count => Volatile.Read(ref _depth);
+    public int Count => Math.Min(Volatile.Read(ref _depth), Capacity);
 
     /// <summary>The queue's capacity.</summary>
     public int Capacity { get; }
 
     /// <summary>True while paused.</summary>
-    /// <remarks>Lock-free: the flag is written under the lock.</remarks>
-    public bool IsPaused => Volatile.Read(ref _paused);
+    /// <remarks>Lock-free: the flag is written under both locks.</remarks>
+    public bool IsPaused => _paused;
 
     /// <summary>Inputs handed to the workflow so far.</summary>
-    public long HandedOut => Interlocked.Read(ref _handedOut);
+    public long HandedOut => Volatile.Read(ref _handedOut);
 
     /// <summary>Inputs accepted so far: the sequence number of the last one.</summary>
     internal ulong Accepted
     {
         get
         {
-            lock (_lock)
+            lock (_writeLock)
             {
-                AssertInvariants();
+                AssertWriterInvariants();
                 return _accepted;
             }
         }
     }
 
     /// <summary>True while the workflow waits for input and the queue is empty (the fiber is idle).</summary>
-    internal bool IsReaderIdle => Volatile.Read(ref _readerParked) && Volatile.Read(ref _depth) == 0;
+    internal bool IsReaderIdle => _readerParked && Volatile.Read(ref _depth) == 0;
 
     /// <summary>Takes the next input's value if the gate is open and one is there.</summary>
     /// <remarks>May answer false while inputs are queued: see the fairness remark on the type; <see cref="WaitToReadAsync"/> then answers true.</remarks>
     public bool TryRead(out T item)
     {
-        if (TryReadItem(out var input))
+        if (TryReadQueued(out var input))
         {
             item = input.Value;
             return true;
@@ -140,11 +150,24 @@ public sealed class WorkflowInput<T>
     /// <summary>Takes the next input, with its sequence number, submit id and trace context, if the gate is open and one is there.</summary>
     /// <remarks>
     /// An empty queue is answered without the lock (a read loop ends every batch with one such
-    /// call): <c>_depth</c> is written under the lock with a volatile write, so the answer is the
-    /// queue's state at that read. An input written during the call is found by the next
+    /// call): <c>_depth</c> counts an input before it enters the channel and until it has left it,
+    /// so 0 means the channel is empty. An input written during the call is found by the next
     /// <see cref="WaitToReadAsync"/>.
     /// </remarks>
     public bool TryReadItem(out InputItem<T> item)
+    {
+        if (TryReadQueued(out var input))
+        {
+            var origin = input.Origin;
+            item = new InputItem<T>(input.Value, input.Sequence, origin?.SubmitId, origin?.SubmitContext ?? default);
+            return true;
+        }
+
+        item = default;
+        return false;
+    }
+
+    private bool TryReadQueued(out QueuedInput item)
     {
         if (Volatile.Read(ref _depth) == 0)
         {
@@ -152,9 +175,9 @@ public sealed class WorkflowInput<T>
             return false;
         }
 
-        lock (_lock)
+        lock (_gateLock)
         {
-            AssertInvariants();
+            AssertGateInvariants();
             if (_paused || _state == InputState.Closed)
             {
                 item = default;
@@ -174,9 +197,9 @@ public sealed class WorkflowInput<T>
             }
 
             _turn++;
-            _handedOut++;
-            Volatile.Write(ref _depth, _depth - 1);
-            Volatile.Write(ref _readerParked, false);
+            Volatile.Write(ref _handedOut, _handedOut + 1); // only written here, under the gate lock
+            Interlocked.Decrement(ref _depth);
+            _readerParked = false;
             return true;
         }
     }
@@ -201,45 +224,19 @@ public sealed class WorkflowInput<T>
             return ValueTask.FromCanceled<bool>(cancellationToken);
         }
 
-        Task<bool>? resumed = null;
-        var ownToken = false;
-        lock (_lock)
+        // Open, not paused, no yield due (the common case): straight to the channel. A pause or a
+        // close that comes in between is seen by the TryReadItem the wait leads to.
+        if (_paused || _yieldDue || _state == InputState.Closed)
         {
-            AssertInvariants();
-            if (_state == InputState.Closed)
-            {
-                return new ValueTask<bool>(false);
-            }
-
-            ownToken = cancellationToken == _fiberToken;
-            if (_paused)
-            {
-                if (_state != InputState.Open)
-                {
-                    return new ValueTask<bool>(false); // interrupted while paused: nothing more will be handed out
-                }
-
-                resumed = (_resumed ??= new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
-            }
-            else if (_yieldDue)
-            {
-                _yieldDue = false;
-                _turn = 0;
-                return YieldAsync();
-            }
+            return WaitAtTheGate(cancellationToken);
         }
 
-        if (resumed is not null)
-        {
-            return new ValueTask<bool>(ownToken || !cancellationToken.CanBeCanceled ? resumed : resumed.WaitAsync(cancellationToken));
-        }
-
-        var wait = _channel.Reader.WaitToReadAsync(ownToken ? CancellationToken.None : cancellationToken);
+        var wait = _channel.Reader.WaitToReadAsync(cancellationToken == _fiberToken ? CancellationToken.None : cancellationToken);
         if (!wait.IsCompleted)
         {
             // Parked: the next run starts a new turn, and the fiber is idle while the queue stays empty.
             Volatile.Write(ref _turn, 0);
-            Volatile.Write(ref _readerParked, true);
+            _readerParked = true;
         }
 
         return wait;
@@ -290,9 +287,9 @@ public sealed class WorkflowInput<T>
     /// <summary>The token of the workflow's runtime fiber: waits on it register nothing (see <see cref="WaitToReadAsync"/>).</summary>
     internal void BindFiberToken(CancellationToken token)
     {
-        lock (_lock)
+        lock (_gateLock)
         {
-            AssertInvariants();
+            AssertGateInvariants();
             _fiberToken = token;
         }
     }
@@ -303,22 +300,27 @@ public sealed class WorkflowInput<T>
     /// full (in <see cref="FullQueueMode.Reject"/> mode) and closed inputs are refused; a full queue
     /// in <see cref="FullQueueMode.Wait"/> mode waits for room, behind any Submit already waiting.
     /// </summary>
-    internal ValueTask<InputWrite> SubmitAsync(InputItem<T> input, bool bufferWhilePaused, FullQueueMode mode, CancellationToken cancellationToken)
+    internal ValueTask<InputWrite> SubmitAsync(T value, string? submitId, ActivityContext submitContext, bool bufferWhilePaused, FullQueueMode mode, CancellationToken cancellationToken)
     {
-        lock (_lock)
+        // The submit id and trace context ride in a separate object, only when there are any: the
+        // channel's slots stay small, and hold no reference for the garbage collector to trace
+        // when an input has neither.
+        var input = new QueuedInput(value, 0, submitId is null && submitContext == default ? null : new InputOrigin(submitId, submitContext));
+        lock (_writeLock)
         {
-            AssertInvariants();
+            AssertWriterInvariants();
             if (_state != InputState.Open)
             {
                 return new ValueTask<InputWrite>(InputWrite.Closed);
             }
 
             // A retry of an accepted input reports it as accepted, whatever the gate says now.
-            if (TryFindDuplicateLocked(input.SubmitId, out var duplicate))
+            if (TryFindDuplicateLocked(input.Origin?.SubmitId, out var duplicate))
             {
                 return new ValueTask<InputWrite>(duplicate);
             }
 
+            // Exact: the gate only moves under this lock too.
             if (_paused && !bufferWhilePaused)
             {
                 return new ValueTask<InputWrite>(InputWrite.Paused);
@@ -331,7 +333,7 @@ public sealed class WorkflowInput<T>
 
             if (mode == FullQueueMode.Reject)
             {
-                return new ValueTask<InputWrite>(InputWrite.Full(_depth));
+                return new ValueTask<InputWrite>(InputWrite.Full(Count));
             }
 
             _waitingWriters++;
@@ -344,16 +346,20 @@ public sealed class WorkflowInput<T>
     /// <summary>Closes the gate; true when it was open.</summary>
     internal bool Pause()
     {
-        lock (_lock)
+        lock (_writeLock)
         {
-            AssertInvariants();
-            if (_paused)
+            AssertWriterInvariants();
+            lock (_gateLock)
             {
-                return false;
-            }
+                AssertGateInvariants();
+                if (_paused)
+                {
+                    return false;
+                }
 
-            Volatile.Write(ref _paused, true);
-            return true;
+                _paused = true;
+                return true;
+            }
         }
     }
 
@@ -361,17 +367,20 @@ public sealed class WorkflowInput<T>
     internal bool Resume()
     {
         TaskCompletionSource<bool>? resumed;
-        lock (_lock)
+        lock (_writeLock)
         {
-            AssertInvariants();
-            if (!_paused)
+            AssertWriterInvariants();
+            lock (_gateLock)
             {
-                return false;
-            }
+                AssertGateInvariants();
+                if (!_paused)
+                {
+                    return false;
+                }
 
-            Volatile.Write(ref _paused, false);
-            resumed = _resumed;
-            _resumed = null;
+                _paused = false;
+                resumed = TakeGateWaitersLocked();
+            }
         }
 
         resumed?.TrySetResult(true);
@@ -386,18 +395,21 @@ public sealed class WorkflowInput<T>
     internal void CloseWrites()
     {
         TaskCompletionSource<bool>? resumed;
-        lock (_lock)
+        lock (_writeLock)
         {
-            AssertInvariants();
-            if (_state != InputState.Open)
+            AssertWriterInvariants();
+            lock (_gateLock)
             {
-                return;
-            }
+                AssertGateInvariants();
+                if (_state != InputState.Open)
+                {
+                    return;
+                }
 
-            _state = InputState.WritesClosed;
-            _channel.Writer.TryComplete();
-            resumed = _resumed;
-            _resumed = null;
+                _state = InputState.WritesClosed;
+                _channel.Writer.TryComplete();
+                resumed = TakeGateWaitersLocked();
+            }
         }
 
         resumed?.TrySetResult(false);
@@ -412,80 +424,154 @@ public sealed class WorkflowInput<T>
     {
         TaskCompletionSource<bool>? resumed;
         var unprocessed = 0;
-        lock (_lock)
+        lock (_writeLock)
         {
-            AssertInvariants();
-            if (_state == InputState.Closed)
+            AssertWriterInvariants();
+            lock (_gateLock)
             {
-                return 0;
-            }
+                AssertGateInvariants();
+                if (_state == InputState.Closed)
+                {
+                    return 0;
+                }
 
-            _state = InputState.Closed;
-            _channel.Writer.TryComplete();
-            while (_channel.Reader.TryRead(out _))
-            {
-                unprocessed++;
-            }
+                _state = InputState.Closed;
+                _channel.Writer.TryComplete();
+                while (_channel.Reader.TryRead(out _))
+                {
+                    unprocessed++;
+                }
 
-            Debug.Assert(unprocessed == _depth, "The depth counts exactly the inputs in the channel.");
-            Volatile.Write(ref _depth, 0);
-            resumed = _resumed;
-            _resumed = null;
+                // Both locks are held: no read or fast write is between the channel and the count;
+                // a waiting Submit's input counted before it entered may still be on its way (it
+                // fails now, and uncounts itself).
+                var left = _depth - unprocessed;
+                Debug.Assert(left == 0 || (left == 1 && _reservedSequence != 0), "The depth counts the inputs in the channel, and one on its way in.");
+                Volatile.Write(ref _depth, left);
+                resumed = TakeGateWaitersLocked();
+            }
         }
 
         resumed?.TrySetResult(false);
         return unprocessed;
     }
 
-    private async ValueTask<InputWrite> WriteWhenRoomAsync(InputItem<T> input, CancellationToken cancellationToken)
+    private ValueTask<bool> WaitAtTheGate(CancellationToken cancellationToken)
+    {
+        Task<bool> resumed;
+        bool ownToken;
+        lock (_gateLock)
+        {
+            AssertGateInvariants();
+            if (_state == InputState.Closed)
+            {
+                return new ValueTask<bool>(false);
+            }
+
+            ownToken = cancellationToken == _fiberToken;
+            if (!_paused)
+            {
+                if (_yieldDue)
+                {
+                    _yieldDue = false;
+                    _turn = 0;
+                    return YieldAsync();
+                }
+
+                return _channel.Reader.WaitToReadAsync(ownToken ? CancellationToken.None : cancellationToken);
+            }
+
+            if (_state != InputState.Open)
+            {
+                return new ValueTask<bool>(false); // interrupted while paused: nothing more will be handed out
+            }
+
+            resumed = (_resumed ??= new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+        }
+
+        return new ValueTask<bool>(ownToken || !cancellationToken.CanBeCanceled ? resumed : resumed.WaitAsync(cancellationToken));
+    }
+
+    private TaskCompletionSource<bool>? TakeGateWaitersLocked()
+    {
+        var resumed = _resumed;
+        _resumed = null;
+        return resumed;
+    }
+
+    /// <summary>
+    /// A Submit that waits for room: in its turn (waiting Submits take turns in arrival order:
+    /// SemaphoreSlim releases its asynchronous waiters in order), it is the only writer, since
+    /// every Submit behind it waits for the turn and none takes the fast path. So the sequence it
+    /// will have is known before its input enters the channel: the one after the last accepted.
+    /// It hands the input to the channel's own waiting write
+    /// (<see cref="ChannelWriter{T}.WriteAsync"/>), which a read admits in the same step as it
+    /// makes room; cancelled or closed before that, the input never entered and used no number.
+    /// </summary>
+    private async ValueTask<InputWrite> WriteWhenRoomAsync(QueuedInput input, CancellationToken cancellationToken)
     {
         var turn = _writerTurn!;
         var holdsTurn = false;
-        var counted = true;
         try
         {
-            // Waiting Submits take turns in arrival order (SemaphoreSlim releases its asynchronous
-            // waiters in order); the one whose turn it is waits for room in the channel.
             await turn.WaitAsync(cancellationToken).ConfigureAwait(false);
             holdsTurn = true;
-            while (true)
+            ulong sequence;
+            ValueTask write;
+            lock (_writeLock)
             {
-                lock (_lock)
-                {
-                    AssertInvariants();
-                    if (_state != InputState.Open)
-                    {
-                        return InputWrite.Closed;
-                    }
-
-                    if (TryFindDuplicateLocked(input.SubmitId, out var duplicate))
-                    {
-                        return duplicate;
-                    }
-
-                    if (TryWriteLocked(input, out var accepted))
-                    {
-                        _waitingWriters--;
-                        counted = false;
-                        return accepted;
-                    }
-                }
-
-                if (!await _channel.Writer.WaitToWriteAsync(cancellationToken).ConfigureAwait(false))
+                AssertWriterInvariants();
+                if (_state != InputState.Open)
                 {
                     return InputWrite.Closed;
                 }
+
+                if (TryFindDuplicateLocked(input.Origin?.SubmitId, out var duplicate))
+                {
+                    return duplicate;
+                }
+
+                // Counted before it enters the channel (see TryWriteLocked); uncounted if it never does.
+                sequence = _accepted + 1;
+                _reservedSequence = sequence;
+                Interlocked.Increment(ref _depth);
+                write = _channel.Writer.WriteAsync(input with { Sequence = sequence }, cancellationToken);
+            }
+
+            try
+            {
+                await write.ConfigureAwait(false);
+            }
+            catch (Exception exception) when (exception is ChannelClosedException or OperationCanceledException)
+            {
+                lock (_writeLock)
+                {
+                    AssertWriterInvariants();
+                    _reservedSequence = 0;
+                    Interlocked.Decrement(ref _depth);
+                }
+
+                if (exception is OperationCanceledException)
+                {
+                    throw;
+                }
+
+                return InputWrite.Closed;
+            }
+
+            lock (_writeLock)
+            {
+                AssertWriterInvariants();
+                _reservedSequence = 0;
+                return AcceptedLocked(input.Origin?.SubmitId, sequence, Count);
             }
         }
         finally
         {
-            if (counted)
+            lock (_writeLock)
             {
-                lock (_lock)
-                {
-                    AssertInvariants();
-                    _waitingWriters--;
-                }
+                AssertWriterInvariants();
+                _waitingWriters--;
             }
 
             if (holdsTurn)
@@ -495,32 +581,52 @@ public sealed class WorkflowInput<T>
         }
     }
 
-    /// <summary>Writes <paramref name="input"/> with the next sequence number if the channel has room.</summary>
-    private bool TryWriteLocked(InputItem<T> input, out InputWrite accepted)
+    /// <summary>
+    /// Writes <paramref name="input"/> with the next sequence number if the channel has room. A full
+    /// count answers false without asking the channel (the count may still include a read on its
+    /// way out: the Submit then waits, and the channel admits it at once).
+    /// </summary>
+    private bool TryWriteLocked(QueuedInput input, out InputWrite accepted)
     {
-        var sequence = _accepted + 1;
-        if (!_channel.Writer.TryWrite(input with { Sequence = sequence }))
+        if (Volatile.Read(ref _depth) >= Capacity)
         {
             accepted = default;
             return false;
         }
 
+        // Counted before it enters the channel (and uncounted if it does not): the depth never
+        // falls below the channel's count, so a reader that finds it 0 may stop at once.
+        var depth = Interlocked.Increment(ref _depth);
+        var sequence = _accepted + 1;
+        if (!_channel.Writer.TryWrite(input with { Sequence = sequence }))
+        {
+            Interlocked.Decrement(ref _depth);
+            accepted = default;
+            return false;
+        }
+
+        accepted = AcceptedLocked(input.Origin?.SubmitId, sequence, depth);
+        return true;
+    }
+
+    /// <summary>Records an input that entered the channel with <paramref name="sequence"/>.</summary>
+    private InputWrite AcceptedLocked(string? submitId, ulong sequence, int depth)
+    {
+        Debug.Assert(sequence == _accepted + 1, "Accepted inputs are numbered without holes.");
         _accepted = sequence;
-        Volatile.Write(ref _depth, _depth + 1);
-        if (input.SubmitId is { } submitId && _submitIdCapacity > 0)
+        if (submitId is not null && _submitIdCapacity > 0)
         {
             (_submitIds ??= new SubmitIdMemory(_submitIdCapacity)).Add(submitId, sequence);
         }
 
-        accepted = InputWrite.Accepted(sequence, _depth);
-        return true;
+        return InputWrite.Accepted(sequence, depth);
     }
 
     private bool TryFindDuplicateLocked(string? submitId, out InputWrite duplicate)
     {
         if (submitId is not null && _submitIds is not null && _submitIds.TryGet(submitId, out var sequence))
         {
-            duplicate = InputWrite.Duplicate(sequence, _depth);
+            duplicate = InputWrite.Duplicate(sequence, Count);
             return true;
         }
 
@@ -536,17 +642,34 @@ public sealed class WorkflowInput<T>
         return true;
     }
 
+    /// <summary>What the channel holds for one input.</summary>
+    private readonly record struct QueuedInput(T Value, ulong Sequence, InputOrigin? Origin);
+
+    /// <summary>Where an input came from, when it says: its submit id and the Submit's trace context.</summary>
+    private sealed record InputOrigin(string? SubmitId, ActivityContext SubmitContext);
+
     [Conditional("DEBUG")]
-    private void AssertInvariants()
+    private void AssertWriterInvariants()
     {
-        Debug.Assert(_lock.IsHeldByCurrentThread, "Invariants are checked under the input's lock.");
-        Debug.Assert(_depth >= 0 && _depth <= Capacity, "The queue holds at most its capacity.");
-        Debug.Assert(_state == InputState.Closed || _channel.Reader.Count == _depth, "The depth counts exactly the inputs in the channel.");
-        Debug.Assert(_state != InputState.Closed || _depth == 0, "A closed input holds nothing.");
-        Debug.Assert((ulong)_handedOut + (ulong)_depth <= _accepted, "Nothing is handed out or queued that was not accepted.");
-        Debug.Assert(_resumed is null || (_paused && _state == InputState.Open), "Readers wait on the gate only while it is paused and the input is open.");
+        Debug.Assert(_writeLock.IsHeldByCurrentThread, "Writer invariants are checked under the write lock.");
+        Debug.Assert((ulong)Volatile.Read(ref _handedOut) <= Math.Max(_accepted, _reservedSequence), "Nothing is handed out that was not accepted (or is being accepted by the waiting Submit).");
+        Debug.Assert(_reservedSequence == 0 || _reservedSequence == _accepted + 1, "A waiting Submit's input has the sequence after the last accepted.");
         Debug.Assert(_waitingWriters >= 0, "Waiting Submits are never negative.");
         Debug.Assert(_waitingWriters == 0 || _writerTurn is not null, "Waiting Submits take turns.");
+        Debug.Assert(_reservedSequence == 0 || _waitingWriters > 0, "Only a waiting Submit reserves a sequence.");
+        Debug.Assert(_state != InputState.Closed || Volatile.Read(ref _depth) <= (_reservedSequence != 0 ? 1 : 0), "A closed input holds nothing (but a waiting Submit's input on its way in).");
+    }
+
+    [Conditional("DEBUG")]
+    private void AssertGateInvariants()
+    {
+        Debug.Assert(_gateLock.IsHeldByCurrentThread, "Gate invariants are checked under the gate lock.");
+        Debug.Assert(_resumed is null || (_paused && _state == InputState.Open), "Readers wait on the gate only while it is paused and the input is open.");
+        Debug.Assert(_turn >= 0 && _turn <= _turnLimit, "A turn hands out at most the turn limit.");
+
+        // At least the channel's count: one more while a write is on its way in (up to a refused
+        // one on a full channel), one more while a read is on its way out.
+        Debug.Assert(Volatile.Read(ref _depth) >= 0 && Volatile.Read(ref _depth) <= Capacity + 2, "The depth follows the channel's count.");
     }
 }
 
