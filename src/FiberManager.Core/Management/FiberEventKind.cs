@@ -6,7 +6,7 @@ public enum FiberEventKind
     /// <summary>An output published by the workflow.</summary>
     Output = 1,
 
-    /// <summary>A status change (Idle/Running flips are not published; they happen once per input).</summary>
+    /// <summary>A life-cycle status change: Pending, Running, Paused or BackingOff, never Idle (see <see cref="ManagedFiberStatus"/>).</summary>
     StatusChanged,
 
     /// <summary>The fiber ended; the last event of every subscription.</summary>
