@@ -4,10 +4,11 @@
 # pair see the same machine load. Prints one JSON line per run (with "round" and "build" added),
 # then a summary: per workload the median of the chosen metric, and per FM/bare pair the
 # median of the per-round ratios.
-# Usage: perf/rounds.sh [--rounds N] [--baseline DIR] [--no-build] [--n N] WORKLOAD...
+# Usage: perf/rounds.sh [--rounds N] [--baseline DIR]... [--no-build] [--n N] WORKLOAD...
 #   --rounds N      rounds (default 5)
 #   --baseline DIR  also run each workload from the Workloads build under DIR (another checkout,
-#                   already built), right after this build's run: "build" is "baseline" there
+#                   already built), right after this build's run; "build" is DIR's last path
+#                   component there. May be given more than once.
 #   --n N           pass --n N to every workload (default: the workload's BENCHMARKS.md size)
 #   WORKLOAD        names from `dotnet FiberManager.Workloads.dll list`, e.g. w3 w3.bare w2 w2.bare
 # Example: perf/rounds.sh --rounds 5 w3 w3.bare > perf/results/tmp/w3-rounds.jsonl
@@ -15,12 +16,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 
-rounds=5 baseline='' build=1 size=()
+rounds=5 baselines=() build=1 size=()
 workloads=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --rounds) rounds="$2"; shift ;;
-    --baseline) baseline="$2"; shift ;;
+    --baseline) baselines+=("$2"); shift ;;
     --no-build) build=0 ;;
     --n) size=(--n "$2"); shift ;;
     -*) echo "unknown option $1" >&2; exit 2 ;;
@@ -34,11 +35,9 @@ dll=perf/FiberManager.Workloads/bin/Release/net10.0/FiberManager.Workloads.dll
 if [ "$build" = 1 ] || [ ! -f "$dll" ]; then
   dotnet build perf/FiberManager.Workloads/FiberManager.Workloads.csproj -c Release --nologo -v quiet >&2
 fi
-baseline_dll=''
-if [ -n "$baseline" ]; then
-  baseline_dll="$baseline/$dll"
-  [ -f "$baseline_dll" ] || { echo "no build at $baseline_dll" >&2; exit 2; }
-fi
+for baseline in "${baselines[@]}"; do
+  [ -f "$baseline/$dll" ] || { echo "no build at $baseline/$dll" >&2; exit 2; }
+done
 
 lines=$(mktemp)
 trap 'rm -f "$lines"' EXIT
@@ -53,7 +52,9 @@ run() { # build-label dll workload round
 for round in $(seq 1 "$rounds"); do
   for workload in "${workloads[@]}"; do
     run current "$dll" "$workload" "$round"
-    [ -z "$baseline_dll" ] || run baseline "$baseline_dll" "$workload" "$round"
+    for baseline in "${baselines[@]}"; do
+      run "$(basename "$baseline")" "$baseline/$dll" "$workload" "$round"
+    done
   done
 done
 

@@ -35,7 +35,7 @@ namespace FiberManager.Core.Hub;
 /// </example>
 /// </remarks>
 [DebuggerDisplay("Buffered = {_ring.Count}, Gap = {_gapFrom}..{_gapTo}, LastAccounted = {_lastAccounted}, Waiter = {_waiterState}, Finished = {_finished}, Disposed = {_disposed}")]
-internal sealed class HubSubscription<T> : IDisposable, IValueTaskSource<bool>
+internal sealed class HubSubscription<T> : IDisposable, IValueTaskSource<bool>, IThreadPoolWorkItem
 {
     // Invariants (checked by AssertInvariants at the start of every block that holds _lock):
     //  * Lock order: BroadcastHub._lock, then HubSubscription._lock; a subscription never takes the hub's
@@ -62,6 +62,8 @@ internal sealed class HubSubscription<T> : IDisposable, IValueTaskSource<bool>
     private readonly BroadcastHub<T> _hub;
     private readonly int _bufferCapacity;
     private readonly int _ringLimit;
+    private readonly int _behindAt;
+    private readonly int _caughtUpAt;
     private HubItemRing<T> _ring;
     private ulong _gapFrom;
     private ulong _gapTo;
@@ -70,6 +72,7 @@ internal sealed class HubSubscription<T> : IDisposable, IValueTaskSource<bool>
     private ulong _terminalSequence;
     private bool _finished;
     private bool _disposed;
+    private bool _behind;
 
     private ManualResetValueTaskSourceCore<bool> _waiter;
     private WaiterState _waiterState;
@@ -91,6 +94,8 @@ internal sealed class HubSubscription<T> : IDisposable, IValueTaskSource<bool>
         _hub = hub;
         _bufferCapacity = bufferCapacity;
         _ringLimit = Math.Max(bufferCapacity, replayCount) + 1;
+        _behindAt = Math.Max(1, bufferCapacity / 2);
+        _caughtUpAt = bufferCapacity / 4;
         _lastAccounted = lastAccounted;
         _waiter.RunContinuationsAsynchronously = true;
     }
@@ -161,6 +166,7 @@ internal sealed class HubSubscription<T> : IDisposable, IValueTaskSource<bool>
                 _gapFrom = 0;
                 _gapTo = 0;
                 _gapUtcTicks = 0;
+                UpdateBehindLocked();
                 return true;
             }
 
@@ -174,6 +180,7 @@ internal sealed class HubSubscription<T> : IDisposable, IValueTaskSource<bool>
                     _ring.Release();
                 }
 
+                UpdateBehindLocked();
                 entry = HubEntry<T>.ForItem(item, isTerminal);
                 return true;
             }
@@ -386,6 +393,7 @@ internal sealed class HubSubscription<T> : IDisposable, IValueTaskSource<bool>
                 _gapTo = item.Sequence;
             }
 
+            UpdateBehindLocked();
             return _waiterState == WaiterState.Parked && HandOverWakeLocked();
         }
     }
@@ -411,6 +419,7 @@ internal sealed class HubSubscription<T> : IDisposable, IValueTaskSource<bool>
             _gapFrom = 0;
             _gapTo = 0;
             _gapUtcTicks = 0;
+            UpdateBehindLocked();
             if (_waiterState == WaiterState.Parked)
             {
                 HandOverWakeLocked();
@@ -438,7 +447,34 @@ internal sealed class HubSubscription<T> : IDisposable, IValueTaskSource<bool>
         CancellationTokenRegistration registration = _wakeRegistration;
         _wakeRegistration = default;
         registration.Unregister();
-        _waiter.SetResult(!Volatile.Read(ref _finished));
+
+        // Completed from the thread pool's global queue, not inline: completing it here would queue
+        // the reader's continuation on this thread's own queue, behind whatever this thread does
+        // next. A publisher that goes on publishing (a workflow's read loop taking input after
+        // input, or a Submit loop that keeps finding room) would keep it there, and another thread
+        // takes work from that queue only once it has nothing else to do: the subscriber, woken
+        // but never scheduled, overflows although it keeps up on average (W3 lost outputs so).
+        // From the global queue, any thread runs it in turn, and a read loop that yields (see
+        // WorkflowInput's pacing) queues itself behind it.
+        ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+    }
+
+    /// <summary>The wake <see cref="CompletePendingWake"/> queued: the waiter was handed over, so nothing else completes it.</summary>
+    void IThreadPoolWorkItem.Execute() => _waiter.SetResult(!Volatile.Read(ref _finished));
+
+    /// <summary>
+    /// Tells the hub when this subscriber falls behind (half its buffer waits, or it has missed
+    /// events) and when it has caught up again (a quarter or less waits, no gap): the hub's
+    /// publisher may then let it run (see <see cref="BroadcastHub{T}.HasSubscriberBehind"/>). Under the lock.
+    /// </summary>
+    private void UpdateBehindLocked()
+    {
+        bool behind = !_finished && (_gapFrom != 0 || _ring.Count >= (_behind ? _caughtUpAt + 1 : _behindAt));
+        if (behind != _behind)
+        {
+            _behind = behind;
+            _hub.CountSubscriberBehind(behind ? 1 : -1);
+        }
     }
 
     /// <summary>Takes the parked waiter out of Parked for <see cref="CompletePendingWake"/>; under the lock.</summary>
@@ -498,6 +534,7 @@ internal sealed class HubSubscription<T> : IDisposable, IValueTaskSource<bool>
         }
 
         Debug.Assert(!_finished || (_ring.Count == 0 && _gapFrom == 0), "A finished subscription holds nothing.");
+        Debug.Assert(!_behind || !_finished, "A finished subscription is never behind.");
         Debug.Assert(!_disposed || _finished, "A disposed subscription is finished.");
         Debug.Assert(_waiterState != WaiterState.Parked || (_ring.Count == 0 && _gapFrom == 0 && !_finished), "A reader only parks when there is nothing to read.");
         Debug.Assert(_waiterState != WaiterState.None || _waiterRegistration == default, "Only a waiter not yet completed holds a cancellation registration.");

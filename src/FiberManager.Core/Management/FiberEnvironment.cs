@@ -35,9 +35,11 @@ internal sealed class FiberEnvironment(
     public long Abandoned => Interlocked.Read(ref _abandoned);
 
     /// <summary>
-    /// How many inputs a workflow's read loop takes in a row before it yields its thread (see
-    /// <see cref="WorkflowInput{T}"/>): half a subscriber's buffer, so that a subscriber woken by
-    /// the first of them gets to run before a run of outputs could overflow its buffer.
+    /// How many inputs a workflow's read loop takes in a row before it yields its thread while a
+    /// subscriber has fallen behind (see <see cref="WorkflowInput{T}"/>): half a subscriber's
+    /// buffer, so that a subscriber woken by the first of them gets to run before a run of outputs
+    /// overflows its buffer, and a subscriber that stays behind costs the loop one yield per that
+    /// many inputs at most.
     /// </summary>
     public int InputTurnLimit => Math.Max(1, Settings.SubscriberBufferCapacity / 2);
 

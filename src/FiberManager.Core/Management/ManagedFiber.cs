@@ -48,7 +48,7 @@ namespace FiberManager.Core.Management;
 /// </para>
 /// </remarks>
 [DebuggerDisplay("{Id} {_phase}")]
-internal sealed class ManagedFiber<TInput, TOutput> : IFiberObserver, IFiberBody, IPermitRecipient
+internal sealed class ManagedFiber<TInput, TOutput> : IFiberObserver, IFiberBody, IPermitRecipient, IReadPacing
 {
     private static readonly IReadOnlyDictionary<string, string> s_noLabels = new Dictionary<string, string>();
 
@@ -88,7 +88,7 @@ internal sealed class ManagedFiber<TInput, TOutput> : IFiberObserver, IFiberBody
         _bufferWhilePaused = options.BufferWhilePaused;
         CreatedAt = environment.TimeProvider.GetUtcNow();
         var settings = environment.Settings;
-        Input = new WorkflowInput<TInput>(start.InputCapacity, options.StartPaused, settings.SubmitIdMemory, environment.InputTurnLimit);
+        Input = new WorkflowInput<TInput>(start.InputCapacity, options.StartPaused, settings.SubmitIdMemory, environment.InputTurnLimit, this);
         Hub = new BroadcastHub<EventPayload<TOutput>>(settings.ReplayCapacity, settings.SubscriberBufferCapacity, environment.TimeProvider);
     }
 
@@ -128,6 +128,9 @@ internal sealed class ManagedFiber<TInput, TOutput> : IFiberObserver, IFiberBody
     public BroadcastHub<EventPayload<TOutput>> Hub { get; }
 
     public ILogger Logger => _env.WorkflowLogger;
+
+    /// <summary>The workflow's read loop yields now and then while a subscriber of its outputs has fallen behind (see <see cref="WorkflowInput{T}"/>).</summary>
+    bool IReadPacing.ShouldYield => Hub.HasSubscriberBehind;
 
     public TimeProvider TimeProvider => _env.TimeProvider;
 

@@ -42,12 +42,18 @@ namespace FiberManager.Core.Management;
 /// (<see cref="ChannelOptions.AllowSynchronousContinuations"/> is off).
 /// </para>
 /// <para>
-/// Fairness: a read loop that keeps finding inputs would run on one thread-pool thread for as long
-/// as Submits keep up, while the subscribers its outputs woke wait behind it on that thread's
-/// queue; a subscriber that keeps up on average would then miss events when one such run outgrows
-/// its buffer. So after <c>turnLimit</c> inputs in a row without waiting, <see cref="TryReadItem"/>
+/// Pacing: a read loop that keeps finding inputs runs on one thread-pool thread for as long as
+/// Submits keep up, while a subscriber its outputs woke waits behind it in that thread's queue;
+/// a subscriber that keeps up on average then misses events when one such run outgrows its
+/// buffer (W3's runs are a full queue plus the Submit it admits: 65 outputs into a buffer of 64).
+/// So once the loop has taken <c>turnLimit</c> inputs since it last yielded, and the fiber's pacing
+/// says a subscriber has fallen behind (<see cref="IReadPacing"/>), <see cref="TryReadItem"/>
 /// answers false once and the next <see cref="WaitToReadAsync"/> yields the thread (it completes
-/// asynchronously, with true) before the loop continues.
+/// asynchronously, with true, from the thread pool's global queue, behind the subscriber's wake):
+/// the subscriber runs, then the loop goes on. Between two yields the loop hands out at most
+/// <c>turnLimit</c> inputs (half a subscriber's buffer), waits between them included, so a
+/// subscriber that gets to run once in that time never overflows on a one-output-per-input
+/// workflow. Nothing waits for the subscriber, and a loop whose subscribers keep up never yields.
 /// </para>
 /// </remarks>
 /// <example><code>
@@ -61,6 +67,7 @@ public sealed class WorkflowInput<T>
     private readonly Lock _gateLock = new();
     private readonly Channel<QueuedInput> _channel;
     private readonly int _turnLimit;
+    private readonly IReadPacing? _pacing;
     private readonly int _submitIdCapacity;
     private CancellationToken _fiberToken;
     private volatile InputState _state;
@@ -77,7 +84,7 @@ public sealed class WorkflowInput<T>
     private SemaphoreSlim? _writerTurn;
     private SubmitIdMemory? _submitIds;
 
-    internal WorkflowInput(int capacity, bool paused, int submitIdCapacity, int turnLimit)
+    internal WorkflowInput(int capacity, bool paused, int submitIdCapacity, int turnLimit, IReadPacing? pacing = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(capacity, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(turnLimit, 1);
@@ -85,6 +92,7 @@ public sealed class WorkflowInput<T>
         _paused = paused;
         _submitIdCapacity = submitIdCapacity;
         _turnLimit = turnLimit;
+        _pacing = pacing;
         _channel = Channel.CreateBounded<QueuedInput>(new BoundedChannelOptions(capacity)
         {
             FullMode = BoundedChannelFullMode.Wait,
@@ -184,7 +192,7 @@ public sealed class WorkflowInput<T>
                 return false;
             }
 
-            if (_turn >= _turnLimit)
+            if (_turn >= _turnLimit && _pacing is { ShouldYield: true })
             {
                 _yieldDue = true;
                 item = default;
@@ -231,11 +239,16 @@ public sealed class WorkflowInput<T>
             return WaitAtTheGate(cancellationToken);
         }
 
-        var wait = _channel.Reader.WaitToReadAsync(cancellationToken == _fiberToken ? CancellationToken.None : cancellationToken);
+        if (cancellationToken != _fiberToken && cancellationToken.CanBeCanceled)
+        {
+            return WaitWithAnotherTokenAsync(cancellationToken);
+        }
+
+        var wait = _channel.Reader.WaitToReadAsync();
         if (!wait.IsCompleted)
         {
-            // Parked: the next run starts a new turn, and the fiber is idle while the queue stays empty.
-            Volatile.Write(ref _turn, 0);
+            // Parked: the fiber is idle while the queue stays empty. (The turn goes on: what a
+            // subscriber still has to read from the last run counts towards the next yield.)
             _readerParked = true;
         }
 
@@ -458,8 +471,8 @@ public sealed class WorkflowInput<T>
 
     private ValueTask<bool> WaitAtTheGate(CancellationToken cancellationToken)
     {
-        Task<bool> resumed;
-        bool ownToken;
+        Task<bool>? resumed = null;
+        var anotherToken = cancellationToken != _fiberToken && cancellationToken.CanBeCanceled;
         lock (_gateLock)
         {
             AssertGateInvariants();
@@ -468,28 +481,56 @@ public sealed class WorkflowInput<T>
                 return new ValueTask<bool>(false);
             }
 
-            ownToken = cancellationToken == _fiberToken;
-            if (!_paused)
+            if (_paused)
             {
-                if (_yieldDue)
+                if (_state != InputState.Open)
                 {
-                    _yieldDue = false;
-                    _turn = 0;
-                    return YieldAsync();
+                    return new ValueTask<bool>(false); // interrupted while paused: nothing more will be handed out
                 }
 
-                return _channel.Reader.WaitToReadAsync(ownToken ? CancellationToken.None : cancellationToken);
+                resumed = (_resumed ??= new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
             }
-
-            if (_state != InputState.Open)
+            else if (_yieldDue)
             {
-                return new ValueTask<bool>(false); // interrupted while paused: nothing more will be handed out
+                _yieldDue = false;
+                _turn = 0;
+                return YieldAsync();
             }
-
-            resumed = (_resumed ??= new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
         }
 
-        return new ValueTask<bool>(ownToken || !cancellationToken.CanBeCanceled ? resumed : resumed.WaitAsync(cancellationToken));
+        if (resumed is not null)
+        {
+            return new ValueTask<bool>(anotherToken ? resumed.WaitAsync(cancellationToken) : resumed);
+        }
+
+        // The gate opened meanwhile: wait on the channel (the TryReadItem this leads to checks the gate again).
+        return anotherToken ? WaitWithAnotherTokenAsync(cancellationToken) : _channel.Reader.WaitToReadAsync();
+    }
+
+    /// <summary>A wait on the channel for a token that is not the workflow's own (see <see cref="LockedCancellation"/>).</summary>
+    private async ValueTask<bool> WaitWithAnotherTokenAsync(CancellationToken cancellationToken)
+    {
+        using var cancellation = LockedCancellation.For(cancellationToken, _gateLock)!;
+        ValueTask<bool> wait;
+        lock (_gateLock)
+        {
+            AssertGateInvariants();
+            wait = _channel.Reader.WaitToReadAsync(cancellation.Token);
+        }
+
+        if (!wait.IsCompleted)
+        {
+            _readerParked = true;
+        }
+
+        try
+        {
+            return await wait.ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            throw new OperationCanceledException(cancellationToken);
+        }
     }
 
     private TaskCompletionSource<bool>? TakeGateWaitersLocked()
@@ -512,10 +553,12 @@ public sealed class WorkflowInput<T>
     {
         var turn = _writerTurn!;
         var holdsTurn = false;
+        LockedCancellation? cancellation = null;
         try
         {
             await turn.WaitAsync(cancellationToken).ConfigureAwait(false);
             holdsTurn = true;
+            cancellation = LockedCancellation.For(cancellationToken, _writeLock);
             ulong sequence;
             ValueTask write;
             lock (_writeLock)
@@ -535,7 +578,7 @@ public sealed class WorkflowInput<T>
                 sequence = _accepted + 1;
                 _reservedSequence = sequence;
                 Interlocked.Increment(ref _depth);
-                write = _channel.Writer.WriteAsync(input with { Sequence = sequence }, cancellationToken);
+                write = _channel.Writer.WriteAsync(input with { Sequence = sequence }, cancellation?.Token ?? CancellationToken.None);
             }
 
             try
@@ -553,7 +596,7 @@ public sealed class WorkflowInput<T>
 
                 if (exception is OperationCanceledException)
                 {
-                    throw;
+                    throw new OperationCanceledException(cancellationToken);
                 }
 
                 return InputWrite.Closed;
@@ -568,6 +611,7 @@ public sealed class WorkflowInput<T>
         }
         finally
         {
+            cancellation?.Dispose();
             lock (_writeLock)
             {
                 AssertWriterInvariants();
@@ -642,6 +686,56 @@ public sealed class WorkflowInput<T>
         return true;
     }
 
+    /// <summary>
+    /// The token handed to a channel operation in place of a caller's: cancelled when the caller's
+    /// is, but only under <c>syncRoot</c>, which is held while the operation is started. So the
+    /// channel never sees its token cancelled while it registers on it: on .NET 10.0.12 a
+    /// cancellation that runs during that registration completes the operation without reserving
+    /// it, and the channel may complete it again later (dotnet/runtime#132094, fixed by
+    /// dotnet/runtime#132230): a cancelled WriteAsync whose input was enqueued all the same
+    /// (this input would then number two inputs alike), a wait completed twice.
+    /// </summary>
+    private sealed class LockedCancellation : IDisposable
+    {
+        private static readonly Action<object?> s_cancel = static state => ((LockedCancellation)state!).Cancel();
+
+        private readonly CancellationTokenSource _source = new();
+        private readonly Lock _syncRoot;
+        private CancellationTokenRegistration _registration;
+
+        private LockedCancellation(Lock syncRoot) => _syncRoot = syncRoot;
+
+        public CancellationToken Token => _source.Token;
+
+        /// <summary>Null when <paramref name="cancellationToken"/> cannot be cancelled. Call it without holding <paramref name="syncRoot"/>.</summary>
+        public static LockedCancellation? For(CancellationToken cancellationToken, Lock syncRoot)
+        {
+            if (!cancellationToken.CanBeCanceled)
+            {
+                return null;
+            }
+
+            var cancellation = new LockedCancellation(syncRoot);
+            cancellation._registration = cancellationToken.UnsafeRegister(s_cancel, cancellation);
+            return cancellation;
+        }
+
+        /// <summary>Unregisters (waiting for a cancellation in progress); call it without holding the lock.</summary>
+        public void Dispose()
+        {
+            _registration.Dispose();
+            _source.Dispose();
+        }
+
+        private void Cancel()
+        {
+            lock (_syncRoot)
+            {
+                _source.Cancel();
+            }
+        }
+    }
+
     /// <summary>What the channel holds for one input.</summary>
     private readonly record struct QueuedInput(T Value, ulong Sequence, InputOrigin? Origin);
 
@@ -665,7 +759,7 @@ public sealed class WorkflowInput<T>
     {
         Debug.Assert(_gateLock.IsHeldByCurrentThread, "Gate invariants are checked under the gate lock.");
         Debug.Assert(_resumed is null || (_paused && _state == InputState.Open), "Readers wait on the gate only while it is paused and the input is open.");
-        Debug.Assert(_turn >= 0 && _turn <= _turnLimit, "A turn hands out at most the turn limit.");
+        Debug.Assert(_turn >= 0, "A turn counts the inputs handed out since the reader last yielded.");
 
         // At least the channel's count: one more while a write is on its way in (up to a refused
         // one on a full channel), one more while a read is on its way out.
@@ -698,4 +792,11 @@ internal enum SubmitOutcome : byte
     Paused,
     Full,
     Closed,
+}
+
+/// <summary>Tells a <see cref="WorkflowInput{T}"/> whether its read loop should yield its thread now (see its pacing remark).</summary>
+internal interface IReadPacing
+{
+    /// <summary>True while someone the read loop's work feeds has fallen behind (a subscriber of the fiber's outputs).</summary>
+    bool ShouldYield { get; }
 }

@@ -14,8 +14,8 @@ namespace FiberManager.Core.Tests.Management;
 /// </summary>
 public sealed class WorkflowInputTests
 {
-    private static WorkflowInput<int> NewInput(int capacity = 4, bool paused = false, int submitIdMemory = 16, int turnLimit = 1_000) =>
-        new(capacity, paused, submitIdMemory, turnLimit);
+    private static WorkflowInput<int> NewInput(int capacity = 4, bool paused = false, int submitIdMemory = 16, int turnLimit = 1_000, IReadPacing? pacing = null) =>
+        new(capacity, paused, submitIdMemory, turnLimit, pacing);
 
     private static ValueTask<InputWrite> Submit(
         WorkflowInput<int> input,
@@ -347,9 +347,10 @@ public sealed class WorkflowInputTests
     }
 
     [Fact]
-    public async Task TryRead_AfterTheTurnLimitInARow_AnswersFalseOnce_AndTheNextWaitYieldsThenContinues()
+    public async Task TryRead_AfterTheTurnLimitInARow_WithASubscriberBehind_AnswersFalseOnce_AndTheNextWaitYieldsThenContinues()
     {
-        var input = NewInput(capacity: 8, turnLimit: 3);
+        var pacing = new Pacing { ShouldYield = true };
+        var input = NewInput(capacity: 8, turnLimit: 3, pacing: pacing);
         for (var i = 1; i <= 5; i++)
         {
             await Submit(input, i);
@@ -362,6 +363,33 @@ public sealed class WorkflowInputTests
         var wait = input.WaitToReadAsync();
         Assert.True(await wait.DefaultTimeout());
         Assert.Equal([4, 5], Drain(input).Select(i => i.Value));
+    }
+
+    [Fact]
+    public async Task TryRead_SubscribersKeepUp_NeverYields_AndOneFallingBehindLaterYieldsAtOnce()
+    {
+        var pacing = new Pacing { ShouldYield = false };
+        var input = NewInput(capacity: 8, turnLimit: 3, pacing: pacing);
+        for (var i = 1; i <= 6; i++)
+        {
+            await Submit(input, i);
+        }
+
+        for (var i = 1; i <= 4; i++)
+        {
+            Assert.True(input.TryRead(out var value));
+            Assert.Equal(i, value);
+        }
+
+        pacing.ShouldYield = true;
+        Assert.False(input.TryRead(out _));
+        Assert.True(await input.WaitToReadAsync().DefaultTimeout());
+        Assert.Equal([5, 6], Drain(input).Select(i => i.Value));
+    }
+
+    private sealed class Pacing : IReadPacing
+    {
+        public bool ShouldYield { get; set; }
     }
 
     [Fact]
