@@ -42,6 +42,10 @@ namespace FiberManager.Core.Management;
 /// (permit, pending, retention); Ended.
 /// </para>
 /// <para>
+/// One engine in one file (longer than the others): every member reads or moves the phase under
+/// the one lock, and the transition table above is only checkable with all of them in view.
+/// </para>
+/// <para>
 /// Lock order: the registry's lock, then this lock, then the input's and the hub's (the hub never
 /// calls back, so status events are published under this lock, in the order of the state changes)
 /// and the permit pool's. The owner is called only outside this lock.

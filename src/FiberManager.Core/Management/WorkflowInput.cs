@@ -24,6 +24,10 @@ namespace FiberManager.Core.Management;
 /// leaves behind is drained and counted by <see cref="Close"/>.
 /// </para>
 /// <para>
+/// One engine in one file: the gate, the write side and the pacing share two locks and the
+/// invariants below, which are easier to check in one place than across files.
+/// </para>
+/// <para>
 /// Two locks, so that a Submit and the workflow's read never wait for each other on this type
 /// (only, briefly, on the channel's own lock, as any channel writer and reader do): <c>_writeLock</c>
 /// orders the writers (sequence numbers, de-duplication, the waiting Submits' turns) and
@@ -686,56 +690,6 @@ public sealed class WorkflowInput<T>
         return true;
     }
 
-    /// <summary>
-    /// The token handed to a channel operation in place of a caller's: cancelled when the caller's
-    /// is, but only under <c>syncRoot</c>, which is held while the operation is started. So the
-    /// channel never sees its token cancelled while it registers on it: on .NET 10.0.12 a
-    /// cancellation that runs during that registration completes the operation without reserving
-    /// it, and the channel may complete it again later (dotnet/runtime#132094, fixed by
-    /// dotnet/runtime#132230): a cancelled WriteAsync whose input was enqueued all the same
-    /// (this input would then number two inputs alike), a wait completed twice.
-    /// </summary>
-    private sealed class LockedCancellation : IDisposable
-    {
-        private static readonly Action<object?> s_cancel = static state => ((LockedCancellation)state!).Cancel();
-
-        private readonly CancellationTokenSource _source = new();
-        private readonly Lock _syncRoot;
-        private CancellationTokenRegistration _registration;
-
-        private LockedCancellation(Lock syncRoot) => _syncRoot = syncRoot;
-
-        public CancellationToken Token => _source.Token;
-
-        /// <summary>Null when <paramref name="cancellationToken"/> cannot be cancelled. Call it without holding <paramref name="syncRoot"/>.</summary>
-        public static LockedCancellation? For(CancellationToken cancellationToken, Lock syncRoot)
-        {
-            if (!cancellationToken.CanBeCanceled)
-            {
-                return null;
-            }
-
-            var cancellation = new LockedCancellation(syncRoot);
-            cancellation._registration = cancellationToken.UnsafeRegister(s_cancel, cancellation);
-            return cancellation;
-        }
-
-        /// <summary>Unregisters (waiting for a cancellation in progress); call it without holding the lock.</summary>
-        public void Dispose()
-        {
-            _registration.Dispose();
-            _source.Dispose();
-        }
-
-        private void Cancel()
-        {
-            lock (_syncRoot)
-            {
-                _source.Cancel();
-            }
-        }
-    }
-
     /// <summary>What the channel holds for one input.</summary>
     private readonly record struct QueuedInput(T Value, ulong Sequence, InputOrigin? Origin);
 
@@ -765,38 +719,4 @@ public sealed class WorkflowInput<T>
         // one on a full channel), one more while a read is on its way out.
         Debug.Assert(Volatile.Read(ref _depth) >= 0 && Volatile.Read(ref _depth) <= Capacity + 2, "The depth follows the channel's count.");
     }
-}
-
-/// <summary>What <see cref="WorkflowInput{T}.SubmitAsync"/> did with an input: a value, turned into a result or an error by the fiber.</summary>
-/// <param name="Outcome">Accepted, duplicate, or why it was refused.</param>
-/// <param name="Sequence">The input's sequence number (accepted or duplicate).</param>
-/// <param name="Depth">The queue depth right after it.</param>
-internal readonly record struct InputWrite(SubmitOutcome Outcome, ulong Sequence, int Depth)
-{
-    public static InputWrite Closed => new(SubmitOutcome.Closed, 0, 0);
-
-    public static InputWrite Paused => new(SubmitOutcome.Paused, 0, 0);
-
-    public static InputWrite Full(int depth) => new(SubmitOutcome.Full, 0, depth);
-
-    public static InputWrite Accepted(ulong sequence, int depth) => new(SubmitOutcome.Accepted, sequence, depth);
-
-    public static InputWrite Duplicate(ulong sequence, int depth) => new(SubmitOutcome.Duplicate, sequence, depth);
-}
-
-/// <summary>See <see cref="InputWrite"/>.</summary>
-internal enum SubmitOutcome : byte
-{
-    Accepted,
-    Duplicate,
-    Paused,
-    Full,
-    Closed,
-}
-
-/// <summary>Tells a <see cref="WorkflowInput{T}"/> whether its read loop should yield its thread now (see its pacing remark).</summary>
-internal interface IReadPacing
-{
-    /// <summary>True while someone the read loop's work feeds has fallen behind (a subscriber of the fiber's outputs).</summary>
-    bool ShouldYield { get; }
 }
