@@ -43,6 +43,9 @@ internal sealed class LockedCancellation : IDisposable
 
     private void Cancel()
     {
+        // The owner's lock, taken only to wait until no channel operation is being started with this
+        // token; nothing of the owner's is read or changed here (its invariants are checked by the
+        // owner's own locked blocks).
         lock (_syncRoot)
         {
             _source.Cancel();

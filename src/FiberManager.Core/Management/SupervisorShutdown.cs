@@ -1,3 +1,5 @@
+using System.Diagnostics;
+
 namespace FiberManager.Core.Management;
 
 /// <summary>
@@ -15,6 +17,7 @@ internal sealed class SupervisorShutdown<TInput, TOutput>(FiberRegistry<TInput, 
     {
         lock (_lock)
         {
+            AssertInvariants();
             if (_shutdown is null)
             {
                 // Before anything is interrupted: a permit released from now on admits nobody, so a
@@ -25,6 +28,13 @@ internal sealed class SupervisorShutdown<TInput, TOutput>(FiberRegistry<TInput, 
 
             return _shutdown;
         }
+    }
+
+    [Conditional("DEBUG")]
+    private void AssertInvariants()
+    {
+        Debug.Assert(_lock.IsHeldByCurrentThread, "The shutdown is begun under its lock.");
+        Debug.Assert(_shutdown is null || registry.IsClosed, "Once begun, the registry admits nothing.");
     }
 
     private async Task RunAsync(ManagedFiber<TInput, TOutput>[] fibers)
