@@ -31,7 +31,7 @@ public sealed class TelemetryWiringTests
         // Core makes no span per request for an exporter.
         Assert.False(ServiceDiagnostics.Source.HasListeners());
         Assert.False(ServiceDiagnostics.RpcServerDuration.Enabled);
-        Assert.Null(WorkflowTracing.StartProcessing(new FiberManager.Protocol.V1.Payload { Json = Value.ForNumber(1) }, "echo"));
+        Assert.Null(WorkflowTracing.StartProcessing(default, "echo"));
         using var aspNetCore = new ActivitySource("Microsoft.AspNetCore");
         Assert.False(aspNetCore.HasListeners());
     }

@@ -1,14 +1,12 @@
 using System.Diagnostics;
-using FiberManager.Protocol.V1;
 using FiberManager.Service.Telemetry;
-using Google.Protobuf.WellKnownTypes;
 
 namespace FiberManager.Telemetry.Tests;
 
 public sealed class WorkflowTracingTests
 {
     [Fact]
-    public void CaptureSubmit_AmbientSpanButNobodyListensToTheService_RemembersNothing()
+    public void StartProcessing_NobodyListensToTheService_StartsNoSpan()
     {
         // The ambient span every request has when logging is on (ASP.NET Core's), from another source.
         using var other = new ActivitySource("FiberManager.Telemetry.Tests.Ambient");
@@ -16,24 +14,38 @@ public sealed class WorkflowTracingTests
         using var ambient = other.StartActivity("request");
         Assert.NotNull(ambient);
         Assert.False(ServiceDiagnostics.Source.HasListeners(), "a listener of the service's source was left behind by another test");
-        var payload = new Payload { Json = Value.ForString("x") };
 
-        WorkflowTracing.CaptureSubmit(payload);
-
-        Assert.False(WorkflowTracing.IsCaptured(payload));
+        Assert.Null(WorkflowTracing.StartProcessing(ambient.Context, "echo"));
     }
 
     [Fact]
-    public void CaptureSubmit_SomeoneListensToTheService_RemembersTheSubmitSpan()
+    public void StartProcessing_SomeoneListens_ARootConsumerSpanLinkedToTheSubmit()
     {
         using var listener = ListenTo(ServiceTelemetryNames.SourceName);
-        using var submit = ServiceDiagnostics.Source.StartActivity("Submit");
-        Assert.NotNull(submit);
-        var payload = new Payload { Json = Value.ForString("x") };
+        var submit = new ActivityContext(ActivityTraceId.CreateRandom(), ActivitySpanId.CreateRandom(), ActivityTraceFlags.Recorded);
+        using var ambient = ServiceDiagnostics.Source.StartActivity("fiber");
 
-        WorkflowTracing.CaptureSubmit(payload);
+        using var process = WorkflowTracing.StartProcessing(submit, "echo");
 
-        Assert.True(WorkflowTracing.IsCaptured(payload));
+        Assert.NotNull(process);
+        Assert.Equal(ServiceTelemetryNames.WorkflowProcess, process.DisplayName);
+        Assert.Equal(ActivityKind.Consumer, process.Kind);
+        Assert.Null(process.Parent);
+        Assert.Equal(default, process.ParentSpanId);
+        var link = Assert.Single(process.Links);
+        Assert.Equal(submit, link.Context);
+        Assert.Equal("echo", process.GetTagItem(ServiceTelemetryNames.WorkflowTag));
+    }
+
+    [Fact]
+    public void StartProcessing_InputSubmittedOutsideAnySpan_NoLink()
+    {
+        using var listener = ListenTo(ServiceTelemetryNames.SourceName);
+
+        using var process = WorkflowTracing.StartProcessing(default, "echo");
+
+        Assert.NotNull(process);
+        Assert.Empty(process.Links);
     }
 
     private static ActivityListener ListenTo(string sourceName)

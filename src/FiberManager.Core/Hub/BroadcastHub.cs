@@ -63,6 +63,7 @@ internal sealed class BroadcastHub<T>
     private ulong _lastSequence;
     private HubItem<T> _terminal;
     private bool _completed;
+    private int _subscribersBehind;
 
     /// <summary>Creates an empty hub.</summary>
     /// <param name="replayCapacity">
@@ -102,6 +103,17 @@ internal sealed class BroadcastHub<T>
 
     /// <summary>The number of subscriptions not yet disposed.</summary>
     public int SubscriberCount => Volatile.Read(ref _subscribers).Length;
+
+    /// <summary>
+    /// True while some subscriber has half its buffer waiting (or has missed events) and has not
+    /// caught up since (a quarter or less waiting). Lock-free. A publisher that publishes in long
+    /// runs uses it to yield its thread now and then, so that a subscriber woken on that same
+    /// thread gets to run before its buffer overflows; publishing itself never waits for it.
+    /// </summary>
+    public bool HasSubscriberBehind => Volatile.Read(ref _subscribersBehind) > 0;
+
+    /// <summary>A subscription fell behind (+1) or caught up (-1); called under the subscription's lock.</summary>
+    internal void CountSubscriberBehind(int change) => Interlocked.Add(ref _subscribersBehind, change);
 
     /// <summary>The sequence of the newest item (the terminal one once completed); 0 before the first publish.</summary>
     public ulong LastSequence
@@ -364,5 +376,6 @@ internal sealed class BroadcastHub<T>
         Debug.Assert(!_completed || (_lastSequence != 0 && _terminal.Sequence == _lastSequence), "The terminal item is the last one.");
         Debug.Assert(_completed || _terminal.Sequence == 0, "No terminal item before completion.");
         Debug.Assert(_subscribers is not null, "The subscriber array is never null.");
+        Debug.Assert(Volatile.Read(ref _subscribersBehind) >= 0, "Subscribers behind are never negative.");
     }
 }

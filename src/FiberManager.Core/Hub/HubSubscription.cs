@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
+using System.Threading.Tasks.Sources;
 using FiberManager.Core.Primitives;
 
 namespace FiberManager.Core.Hub;
@@ -21,8 +22,8 @@ namespace FiberManager.Core.Hub;
 /// <see cref="TryRead"/> may be called from any thread. <see cref="WaitToReadAsync"/> (and so
 /// <see cref="ReadAllAsync"/>) supports one waiter at a time, like a single-reader channel; its
 /// <see cref="ValueTask{TResult}"/> must be awaited once and only once, and a second concurrent call
-/// throws <see cref="InvalidOperationException"/>. The waiter is a reused value-task source
-/// (<see cref="SingleWaiter{TResult}"/>), so waiting does not allocate.
+/// throws <see cref="InvalidOperationException"/>. The waiter is a reused value-task source, so waiting
+/// does not allocate.
 /// </para>
 /// <example>
 /// <code>
@@ -34,8 +35,8 @@ namespace FiberManager.Core.Hub;
 /// </code>
 /// </example>
 /// </remarks>
-[DebuggerDisplay("Buffered = {_ring.Count}, Gap = {_gapFrom}..{_gapTo}, LastAccounted = {_lastAccounted}, Waiter = {_waiter}, Finished = {_finished}, Disposed = {_disposed}")]
-internal sealed class HubSubscription<T> : IDisposable
+[DebuggerDisplay("Buffered = {_ring.Count}, Gap = {_gapFrom}..{_gapTo}, LastAccounted = {_lastAccounted}, Waiter = {_waiterState}, Finished = {_finished}, Disposed = {_disposed}")]
+internal sealed class HubSubscription<T> : IDisposable, IValueTaskSource<bool>, IThreadPoolWorkItem
 {
     // Invariants (checked by AssertInvariants at the start of every block that holds _lock):
     //  * Lock order: BroadcastHub._lock, then HubSubscription._lock; a subscription never takes the hub's
@@ -50,19 +51,20 @@ internal sealed class HubSubscription<T> : IDisposable
     //  * _terminalSequence != 0 means the terminal item has been accounted for; it is _lastAccounted.
     //  * _finished: nothing more will ever be readable (terminal read, disposed, or nothing owed on a
     //    completed hub); then the ring and gap are empty.
-    //  * The reader parks (_waiter, under this lock) only while nothing is readable and the subscription is
-    //    not finished. Deliver and MarkDisposed, which make something readable or finish it, see a parked
-    //    waiter under this lock and record its park's version in _wakeVersion; CompletePendingWake then
-    //    completes that park after every lock is released. So a parked waiter with something readable always
-    //    has its wake recorded. A cancellation completes the park by itself (SingleWaiter); a completion for a
-    //    park that has ended already does nothing, so a late wake never completes a later park.
-
-    private const int NoWake = -1;
+    //  * A waiter is Parked only while nothing is readable and the subscription is not finished. Whoever
+    //    moves it out of Parked completes it exactly once, after releasing every lock: a cancellation
+    //    completes it itself; Deliver and MarkDisposed (both under the hub's lock, so never both for one
+    //    park) hand it over through _wakeDue, with its registration in _wakeRegistration, and
+    //    CompletePendingWake claims it with one interlocked exchange (no lock).
+    private static readonly Action<object?, CancellationToken> s_cancelWaiter =
+        static (state, token) => ((HubSubscription<T>)state!).CancelWaiter(token);
 
     private readonly Lock _lock = new();
     private readonly BroadcastHub<T> _hub;
     private readonly int _bufferCapacity;
     private readonly int _ringLimit;
+    private readonly int _behindAt;
+    private readonly int _caughtUpAt;
     private RingBuffer<HubItem<T>> _ring;
     private ulong _gapFrom;
     private ulong _gapTo;
@@ -71,11 +73,14 @@ internal sealed class HubSubscription<T> : IDisposable
     private ulong _terminalSequence;
     private bool _finished;
     private bool _disposed;
+    private bool _behind;
 
-    private readonly SingleWaiter<bool> _waiter = new(runContinuationsAsynchronously: true);
-
-    // The version of the park a Deliver or MarkDisposed found waiting (written under the lock), or -1.
-    private int _wakeVersion = NoWake;
+    private ManualResetValueTaskSourceCore<bool> _waiter;
+    private WaiterState _waiterState;
+    private CancellationToken _waiterToken;
+    private CancellationTokenRegistration _waiterRegistration;
+    private CancellationTokenRegistration _wakeRegistration;
+    private int _wakeDue;
 
     /// <summary>Creates a subscription; only <see cref="BroadcastHub{T}"/> does this, under its lock.</summary>
     /// <param name="hub">The hub this subscription belongs to.</param>
@@ -90,7 +95,19 @@ internal sealed class HubSubscription<T> : IDisposable
         _hub = hub;
         _bufferCapacity = bufferCapacity;
         _ringLimit = Math.Max(bufferCapacity, replayCount) + 1;
+        _behindAt = Math.Max(1, bufferCapacity / 2);
+        _caughtUpAt = bufferCapacity / 4;
         _lastAccounted = lastAccounted;
+        _waiter.RunContinuationsAsynchronously = true;
+    }
+
+    private enum WaiterState : byte
+    {
+        /// <summary>No WaitToReadAsync in progress.</summary>
+        None,
+
+        /// <summary>A reader is waiting; the value-task source is not completed.</summary>
+        Parked,
     }
 
     /// <summary>The number of entries (items and at most one gap) that can be read without waiting.</summary>
@@ -150,6 +167,7 @@ internal sealed class HubSubscription<T> : IDisposable
                 _gapFrom = 0;
                 _gapTo = 0;
                 _gapUtcTicks = 0;
+                UpdateBehindLocked();
                 return true;
             }
 
@@ -163,6 +181,7 @@ internal sealed class HubSubscription<T> : IDisposable
                     _ring.Release();
                 }
 
+                UpdateBehindLocked();
                 entry = HubEntry<T>.ForItem(item, isTerminal);
                 return true;
             }
@@ -206,16 +225,37 @@ internal sealed class HubSubscription<T> : IDisposable
                 return new ValueTask<bool>(false);
             }
 
-            if (!_waiter.TryPark(out version))
+            if (_waiterState != WaiterState.None)
             {
                 throw new InvalidOperationException(
                     "Another WaitToReadAsync is already in progress on this subscription; it supports one reader at a time.");
             }
+
+            _waiter.Reset();
+            _waiterState = WaiterState.Parked;
+            _waiterToken = cancellationToken;
+            version = _waiter.Version;
         }
 
-        // Outside the lock: a token cancelled right now completes the park inline.
-        _waiter.RegisterCancellation(cancellationToken, version);
-        return _waiter.AsValueTask(version);
+        if (cancellationToken.CanBeCanceled)
+        {
+            // Registered outside the lock: if the token is cancelled right now the callback runs inline and
+            // completes the waiter itself. Whoever later completes the waiter unregisters it.
+            CancellationTokenRegistration registration = cancellationToken.UnsafeRegister(s_cancelWaiter, this);
+            lock (_lock)
+            {
+                AssertInvariants();
+                if (_waiterState == WaiterState.Parked && _waiter.Version == version)
+                {
+                    _waiterRegistration = registration;
+                    registration = default;
+                }
+            }
+
+            registration.Unregister();
+        }
+
+        return new ValueTask<bool>(this, version);
     }
 
     /// <summary>
@@ -249,6 +289,17 @@ internal sealed class HubSubscription<T> : IDisposable
     /// <see cref="WaitToReadAsync"/> returns <see langword="false"/>. Idempotent.
     /// </summary>
     public void Dispose() => _hub.Remove(this);
+
+    /// <inheritdoc/>
+    bool IValueTaskSource<bool>.GetResult(short token) => _waiter.GetResult(token);
+
+    /// <inheritdoc/>
+    ValueTaskSourceStatus IValueTaskSource<bool>.GetStatus(short token) => _waiter.GetStatus(token);
+
+    /// <inheritdoc/>
+    void IValueTaskSource<bool>.OnCompleted(
+        Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+        _waiter.OnCompleted(continuation, state, token, flags);
 
     /// <summary>
     /// Adds one replayed item, or the gap before them, while the hub builds this subscription under its
@@ -343,7 +394,8 @@ internal sealed class HubSubscription<T> : IDisposable
                 _gapTo = item.Sequence;
             }
 
-            return RecordWakeLocked();
+            UpdateBehindLocked();
+            return _waiterState == WaiterState.Parked && HandOverWakeLocked();
         }
     }
 
@@ -368,42 +420,93 @@ internal sealed class HubSubscription<T> : IDisposable
             _gapFrom = 0;
             _gapTo = 0;
             _gapUtcTicks = 0;
-            RecordWakeLocked();
+            UpdateBehindLocked();
+            if (_waiterState == WaiterState.Parked)
+            {
+                HandOverWakeLocked();
+            }
+
             return true;
         }
     }
 
     /// <summary>
-    /// Completes the park that <see cref="Deliver"/> or <see cref="MarkDisposed"/> found waiting; the caller
-    /// must hold no lock. Does nothing if there is none, or if it has ended already (cancelled, or woken by
-    /// another publisher).
+    /// Completes a waiter that <see cref="Deliver"/> or <see cref="MarkDisposed"/> took out of the parked
+    /// state; the caller must hold no lock. Does nothing if there is no such waiter (or another thread
+    /// completed it already).
     /// </summary>
     internal void CompletePendingWake()
     {
-        // Unlocked pre-check: the thread that recorded the wake sees its own write.
-        int version = Volatile.Read(ref _wakeVersion);
-        if (version == NoWake)
+        // Unlocked pre-check: the thread that set _wakeDue sees its own write; the exchange decides.
+        if (Volatile.Read(ref _wakeDue) == 0 || Interlocked.Exchange(ref _wakeDue, 0) == 0)
         {
             return;
         }
 
-        _waiter.TrySetResult(unchecked((short)version), !Volatile.Read(ref _finished));
+        // Written before _wakeDue under the lock, and nobody else touches it until the waiter parks again,
+        // which it cannot do before this completion.
+        CancellationTokenRegistration registration = _wakeRegistration;
+        _wakeRegistration = default;
+        registration.Unregister();
 
-        // Cleared only if no newer park was recorded meanwhile (its own publisher completes that one).
-        Interlocked.CompareExchange(ref _wakeVersion, NoWake, version);
+        // Completed from the thread pool's global queue, not inline: completing it here would queue
+        // the reader's continuation on this thread's own queue, behind whatever this thread does
+        // next. A publisher that goes on publishing (a workflow's read loop taking input after
+        // input, or a Submit loop that keeps finding room) would keep it there, and another thread
+        // takes work from that queue only once it has nothing else to do: the subscriber, woken
+        // but never scheduled, overflows although it keeps up on average (W3 lost outputs so).
+        // From the global queue, any thread runs it in turn, and a read loop that yields (see
+        // WorkflowInput's pacing) queues itself behind it.
+        ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
     }
 
-    /// <summary>Under the lock, after something became readable or the subscription finished: records a parked waiter's wake.</summary>
-    /// <returns>Whether a waiter must be woken with <see cref="CompletePendingWake"/>.</returns>
-    private bool RecordWakeLocked()
+    /// <summary>The wake <see cref="CompletePendingWake"/> queued: the waiter was handed over, so nothing else completes it.</summary>
+    void IThreadPoolWorkItem.Execute() => _waiter.SetResult(!Volatile.Read(ref _finished));
+
+    /// <summary>
+    /// Tells the hub when this subscriber falls behind (half its buffer waits, or it has missed
+    /// events) and when it has caught up again (a quarter or less waits, no gap): the hub's
+    /// publisher may then let it run (see <see cref="BroadcastHub{T}.HasSubscriberBehind"/>). Under the lock.
+    /// </summary>
+    private void UpdateBehindLocked()
     {
-        if (!_waiter.IsParked)
+        bool behind = !_finished && (_gapFrom != 0 || _ring.Count >= (_behind ? _caughtUpAt + 1 : _behindAt));
+        if (behind != _behind)
         {
-            return false;
+            _behind = behind;
+            _hub.CountSubscriberBehind(behind ? 1 : -1);
+        }
+    }
+
+    /// <summary>Takes the parked waiter out of Parked for <see cref="CompletePendingWake"/>; under the lock.</summary>
+    /// <returns>Always <see langword="true"/>: a waiter must be woken.</returns>
+    private bool HandOverWakeLocked()
+    {
+        Debug.Assert(_waiterState == WaiterState.Parked && _wakeDue == 0, "Only a parked waiter is handed over, once per park.");
+        _waiterState = WaiterState.None;
+        _waiterToken = default;
+        _wakeRegistration = _waiterRegistration;
+        _waiterRegistration = default;
+        Volatile.Write(ref _wakeDue, 1);
+        return true;
+    }
+
+    private void CancelWaiter(CancellationToken token)
+    {
+        lock (_lock)
+        {
+            AssertInvariants();
+            if (_waiterState != WaiterState.Parked || _waiterToken != token)
+            {
+                return;
+            }
+
+            _waiterState = WaiterState.None;
+            _waiterToken = default;
+            _waiterRegistration = default;
         }
 
-        Volatile.Write(ref _wakeVersion, (ushort)_waiter.Version);
-        return true;
+        _waiter.SetException(new OperationCanceledException(token));
     }
 
     [Conditional("DEBUG")]
@@ -432,9 +535,9 @@ internal sealed class HubSubscription<T> : IDisposable
         }
 
         Debug.Assert(!_finished || (_ring.Count == 0 && _gapFrom == 0), "A finished subscription holds nothing.");
+        Debug.Assert(!_behind || !_finished, "A finished subscription is never behind.");
         Debug.Assert(!_disposed || _finished, "A disposed subscription is finished.");
-        Debug.Assert(
-            !_waiter.IsParked || (_ring.Count == 0 && _gapFrom == 0 && !_finished) || Volatile.Read(ref _wakeVersion) == (ushort)_waiter.Version,
-            "A parked reader has nothing to read, or its wake is recorded.");
+        Debug.Assert(_waiterState != WaiterState.Parked || (_ring.Count == 0 && _gapFrom == 0 && !_finished), "A reader only parks when there is nothing to read.");
+        Debug.Assert(_waiterState != WaiterState.None || _waiterRegistration == default, "Only a waiter not yet completed holds a cancellation registration.");
     }
 }

@@ -4,6 +4,12 @@ namespace FiberManager.Core.Management;
 /// Options of a <see cref="FiberSupervisor{TInput, TOutput}"/>. Bound from the
 /// <c>FiberManager</c> configuration section by the service; every value has a default.
 /// </summary>
+/// <remarks>
+/// A mutable builder for configuration binding: the supervisor validates it once, in its
+/// constructor, and keeps an immutable copy, so changing an options object after the supervisor
+/// was created has no effect (the concurrency limit changes at run time through
+/// <see cref="FiberSupervisor{TInput, TOutput}.SetConcurrencyLimit"/>).
+/// </remarks>
 /// <example><code>
 /// var options = new FiberSupervisorOptions { MaxConcurrentFibers = 1_000, DefaultInputCapacity = 256 };
 /// options.Validate();
@@ -116,5 +122,26 @@ public sealed class FiberSupervisorOptions
         }
     }
 
-    internal FiberSupervisorOptions Clone() => (FiberSupervisorOptions)MemberwiseClone();
+    /// <summary>Validates the options and returns the immutable copy a supervisor runs on.</summary>
+    internal SupervisorSettings ToSettings()
+    {
+        Validate();
+        return new SupervisorSettings
+        {
+            MaxConcurrentFibers = MaxConcurrentFibers,
+            DefaultInputCapacity = DefaultInputCapacity,
+            MaxInputCapacity = MaxInputCapacity,
+            ReplayCapacity = ReplayCapacity,
+            SubscriberBufferCapacity = SubscriberBufferCapacity,
+            InterruptGracePeriod = InterruptGracePeriod,
+            TerminateHookTimeout = TerminateHookTimeout,
+            DefaultPermitTimeout = DefaultPermitTimeout,
+            MaxPendingFibers = MaxPendingFibers,
+            RetentionPeriod = RetentionPeriod,
+            RetentionMaxCount = RetentionMaxCount,
+            SubmitIdMemory = SubmitIdMemory,
+            MaxLabels = MaxLabels,
+            MaxPageSize = MaxPageSize,
+        };
+    }
 }

@@ -1,6 +1,5 @@
-using FiberManager.Core.Collections;
-using FiberManager.Core.Fibers;
 using System.Diagnostics;
+using FiberManager.Core.Fibers;
 using FiberManager.Core.Hub;
 using Microsoft.Extensions.Logging;
 using Polly;
@@ -8,84 +7,110 @@ using Polly.Retry;
 
 namespace FiberManager.Core.Management;
 
-/// <summary>What the hub carries for one fiber event (the hub adds sequence and time).</summary>
-internal readonly record struct EventPayload<TOutput>(
-    FiberEventKind Kind,
-    TOutput? Output,
-    ManagedFiberStatus Previous,
-    ManagedFiberStatus Current,
-    FiberTermination? Termination);
-
 /// <summary>
-/// One managed fiber: id, workflow, bounded input, broadcast output, status; run as a daemon
-/// fiber of the manager's scope while holding one permit.
+/// One managed fiber: id, workflow, bounded input, broadcast output, status; run as a fiber of
+/// the supervisor's scope while holding one permit.
 /// </summary>
 /// <remarks>
-/// Phases: Pending (waiting for a permit) → Running (a runtime fiber runs the workflow, with
-/// restarts) → Terminating → Ended. <see cref="TerminateAsync"/> is the single cleanup path,
-/// entered exactly once (an interlocked flag) from whichever way the fiber ends: the workflow
-/// returning or throwing, an interrupt whose grace expired, a pending fiber cancelled, shutdown,
-/// or the runtime fiber ending without running its body (interrupted before it was scheduled).
-/// Cleanup order (DESIGN.md): final status; on-terminate hook (bounded); terminated event;
-/// permit released; moved to retention.
-/// Lock order: manager lock → fiber lock → hub/gate locks. The hub never calls back, so events
-/// are published under the fiber lock to keep them in the order of the state changes.
+/// <para>
+/// One explicit phase (<see cref="ManagedFiberPhase"/>), changed only under <c>_lock</c>; every
+/// locked block starts with <see cref="AssertInvariants"/>. Transitions (anything not listed
+/// cannot happen):
+/// </para>
+/// <code>
+/// from                    trigger                                           to                   side effects
+/// Created                 Admit: a permit was free                          Running              fork the workflow
+/// Created                 Admit: no permit, the Start may queue             Pending              waiter queued
+/// Created                 AwaitPredecessors (Start with Replace)            AwaitingPredecessor
+/// AwaitingPredecessor     Admit after the predecessors ended                Running | Pending    as from Created (Running: owner.OnPermitGranted)
+/// Pending                 OnPermitGranted and the waiter is claimed         Running              owner.OnPermitGranted, status event Pending -> Running/Paused
+/// AwaitingPredecessor,
+///   Pending               InterruptAsync or TryWithdrawAsync                Terminating          a permit granted but not delivered is taken over (released by the cleanup)
+/// Running                 an attempt failed, restarts left                  BackingOff           restarts + 1, status event
+/// BackingOff              the backoff elapsed                               Running              status event
+/// Running, BackingOff     the workflow ended (returned, threw, cancelled)   Terminating
+/// Running, BackingOff     InterruptAsync's grace period expired             Terminating          abandoned
+/// Running                 the runtime fiber ended without running the body  Terminating
+/// Terminating             cleanup done                                      Ended
+/// </code>
+/// <para>
+/// InterruptAsync on a running fiber records its reason, cancels the workflow's token and closes
+/// the input for writes; the phase changes when the workflow stops (or its grace expires). The
+/// cleanup runs exactly once, from whichever transition into Terminating happened, in the order
+/// DESIGN.md fixes: final status (the transition itself); <see cref="IManagedFiberOwner{TInput, TOutput}.OnEnding"/>;
+/// on-terminate hook (bounded); terminated event; <see cref="IManagedFiberOwner{TInput, TOutput}.OnEnded"/>
+/// (permit, pending, retention); Ended.
+/// </para>
+/// <para>
+/// One engine in one file (longer than the others): every member reads or moves the phase under
+/// the one lock, and the transition table above is only checkable with all of them in view.
+/// </para>
+/// <para>
+/// Lock order: the registry's lock, then this lock, then the input's and the hub's (the hub never
+/// calls back, so status events are published under this lock, in the order of the state changes)
+/// and the permit pool's. The owner is called only outside this lock.
+/// </para>
 /// </remarks>
-[DebuggerDisplay("{Id} {DebugStatus}")]
-internal sealed class ManagedFiber<TInput, TOutput> : IFiberObserver, IFiberBody
+[DebuggerDisplay("{Id} {_phase}")]
+internal sealed class ManagedFiber<TInput, TOutput> : IFiberObserver, IFiberBody, IPermitRecipient, IReadPacing
 {
+    private static readonly IReadOnlyDictionary<string, string> s_noLabels = new Dictionary<string, string>();
+
     private readonly Lock _lock = new();
-    private readonly FiberSupervisor<TInput, TOutput> _manager;
+    private readonly IManagedFiberOwner<TInput, TOutput> _owner;
+    private readonly FiberEnvironment _env;
     private readonly IWorkflow<TInput, TOutput> _workflow;
     private readonly RestartPolicy _restart;
     private readonly bool _bufferWhilePaused;
     private readonly TaskCompletionSource _ended = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private TaskCompletionSource? _started;
-    private PermitPool.Waiter? _permitWaiter;
+    private ManagedFiberPhase _phase;
+    private TaskCompletionSource? _admitted;
+    private PermitPool.Waiter? _waiter;
     private Fiber<Unit>? _fiber;
-    private bool _pending;
-    private bool _countedPending;
-    private bool _admissionFailed;
-    private bool _backingOff;
-    private bool _holdsPermit;
-    private bool _interruptRequested;
     private string? _interruptReason;
-    private int _terminating;
-    private int _ownerCounted;
-    private ManagedFiberStatus _finalStatus;
     private FiberTermination? _termination;
+    private bool _terminatingWithPermit;
     private DateTimeOffset? _startedAt;
     private DateTimeOffset? _endedAt;
     private int _restarts;
     private string? _lastError;
     private long _outputs;
-    private long _inputsAccepted;
-    private SubmitIdMemory? _submitIds;
 
-    public ManagedFiber(
-        FiberSupervisor<TInput, TOutput> manager,
-        string id,
-        string workflowName,
-        IWorkflow<TInput, TOutput> workflow,
-        StartOptions options,
-        int inputCapacity)
+    public ManagedFiber(IManagedFiberOwner<TInput, TOutput> owner, FiberEnvironment environment, string id, IWorkflow<TInput, TOutput> workflow, ValidatedStart start)
     {
-        _manager = manager;
+        _owner = owner;
+        _env = environment;
         _workflow = workflow;
         Id = id;
-        WorkflowName = workflowName;
+        WorkflowName = start.WorkflowName;
+        var options = start.Options;
         Args = options.Args;
         Labels = options.Labels is { Count: > 0 } labels ? new Dictionary<string, string>(labels) : s_noLabels;
         RequestId = options.RequestId;
         Owner = options.Owner;
-        _restart = options.Restart ?? RestartPolicy.Never;
+        _restart = start.Restart;
         _bufferWhilePaused = options.BufferWhilePaused;
-        CreatedAt = manager.TimeProvider.GetUtcNow();
-        Input = new WorkflowInput<TInput>(inputCapacity, options.StartPaused);
-        Hub = new BroadcastHub<EventPayload<TOutput>>(manager.Options.ReplayCapacity, manager.Options.SubscriberBufferCapacity, manager.TimeProvider);
+        CreatedAt = environment.TimeProvider.GetUtcNow();
+        var settings = environment.Settings;
+        Input = new WorkflowInput<TInput>(start.InputCapacity, options.StartPaused, settings.SubmitIdMemory, environment.InputTurnLimit, this);
+        Hub = new BroadcastHub<EventPayload<TOutput>>(settings.ReplayCapacity, settings.SubscriberBufferCapacity, environment.TimeProvider);
     }
 
-    private static readonly IReadOnlyDictionary<string, string> s_noLabels = new Dictionary<string, string>();
+    /// <summary>What <see cref="Admit"/> did.</summary>
+    public enum Admission
+    {
+        /// <summary>It had a permit and runs.</summary>
+        Running,
+
+        /// <summary>It waits in the permit queue (Pending).</summary>
+        Queued,
+
+        /// <summary>No permit was free and it may not queue: nothing changed.</summary>
+        NoPermit,
+
+        /// <summary>It was interrupted before it could be admitted.</summary>
+        Ended,
+    }
 
     public string Id { get; }
 
@@ -100,45 +125,74 @@ internal sealed class ManagedFiber<TInput, TOutput> : IFiberObserver, IFiberBody
     /// <summary>Who started it (<see cref="StartOptions.Owner"/>); null when not counted per owner.</summary>
     public string? Owner { get; }
 
-    /// <summary>True while the fiber counts towards its owner's live fibers (for the manager's invariant check).</summary>
-    public bool CountsForOwner => Volatile.Read(ref _ownerCounted) == 1;
-
     public DateTimeOffset CreatedAt { get; }
 
     public WorkflowInput<TInput> Input { get; }
 
     public BroadcastHub<EventPayload<TOutput>> Hub { get; }
 
-    public ILogger Logger => _manager.WorkflowLogger;
+    public ILogger Logger => _env.WorkflowLogger;
 
-    public TimeProvider TimeProvider => _manager.TimeProvider;
+    /// <summary>The workflow's read loop yields now and then while a subscriber of its outputs has fallen behind (see <see cref="WorkflowInput{T}"/>).</summary>
+    bool IReadPacing.ShouldYield => Hub.HasSubscriberBehind;
+
+    public TimeProvider TimeProvider => _env.TimeProvider;
 
     /// <summary>Completes once cleanup has finished (the fiber is in retention).</summary>
     public Task Ended => _ended.Task;
 
-    /// <summary>True while holding a permit (for the manager's invariant check).</summary>
+    /// <summary>
+    /// Completes when the fiber leaves AwaitingPredecessor or Pending (it runs, or it ended); for a
+    /// fiber that never waited, at once.
+    /// </summary>
+    public Task Admitted
+    {
+        get
+        {
+            lock (_lock)
+            {
+                AssertInvariants();
+                return _admitted?.Task ?? Task.CompletedTask;
+            }
+        }
+    }
+
+    /// <summary>For a replacement: completes when every fiber it replaces has ended; null otherwise.</summary>
+    public Task? PredecessorsEnded { get; private set; }
+
+    /// <summary>Retention bookkeeping, guarded by the registry's lock.</summary>
+    internal LinkedListNode<ManagedFiber<TInput, TOutput>>? RetentionNode { get; set; }
+
+    public ManagedFiberPhase Phase
+    {
+        get
+        {
+            lock (_lock)
+            {
+                AssertInvariants();
+                return _phase;
+            }
+        }
+    }
+
+    /// <summary>True while it holds a permit (for the supervisor's invariant check).</summary>
     public bool HoldsPermit
     {
         get
         {
             lock (_lock)
             {
-                return _holdsPermit;
+                AssertInvariants();
+                return HoldsPermitLocked();
             }
         }
     }
 
-
-    /// <summary>Retention bookkeeping, guarded by the manager's lock.</summary>
-    internal LinkedListNode<ManagedFiber<TInput, TOutput>>? RetentionNode { get; set; }
-
-    private string DebugStatus => Status.ToString();
-
-    /// <summary>
-    /// True once the status is final (Completed, Failed, Interrupted). Lock-free: the termination is
-    /// set once, under the fiber's lock, exactly when the status becomes final.
-    /// </summary>
+    /// <summary>True once the status is final. Lock-free: the termination is set once, under the lock, exactly when the status becomes final.</summary>
     public bool HasEnded => Volatile.Read(ref _termination) is not null;
+
+    /// <summary>True when the Start that created it gave up before it was admitted (see <see cref="FiberTermination.StartFailed"/>).</summary>
+    public bool StartFailed => Volatile.Read(ref _termination) is { StartFailed: true };
 
     public ManagedFiberStatus Status
     {
@@ -146,60 +200,22 @@ internal sealed class ManagedFiber<TInput, TOutput> : IFiberObserver, IFiberBody
         {
             lock (_lock)
             {
+                AssertInvariants();
                 return StatusLocked();
             }
         }
     }
 
-    /// <summary>True once the workflow was started (it got a permit and was not cancelled first).</summary>
+    /// <summary>True once the workflow was started (it got a permit and was not interrupted first).</summary>
     public bool HasRun
     {
         get
         {
             lock (_lock)
             {
+                AssertInvariants();
                 return _startedAt is not null;
             }
-        }
-    }
-
-    /// <summary>
-    /// Takes the fiber out of the manager's pending count: true exactly once for a fiber that was
-    /// counted (it waited for a permit), whichever comes first - the permit arriving or the fiber
-    /// ending while it waited.
-    /// </summary>
-    public bool LeavePendingCount()
-    {
-        lock (_lock)
-        {
-            var counted = _countedPending;
-            _countedPending = false;
-            return counted;
-        }
-    }
-
-    /// <summary>
-    /// True when the Start that created the fiber gave up waiting for its permit (timeout or
-    /// cancellation): that Start failed, so a retry with its request id must not be answered
-    /// with this fiber.
-    /// </summary>
-    public bool AdmissionFailed
-    {
-        get
-        {
-            lock (_lock)
-            {
-                return _admissionFailed;
-            }
-        }
-    }
-
-    /// <summary>Records that the Start that created the fiber failed (see <see cref="AdmissionFailed"/>).</summary>
-    public void MarkAdmissionFailed()
-    {
-        lock (_lock)
-        {
-            _admissionFailed = true;
         }
     }
 
@@ -209,320 +225,171 @@ internal sealed class ManagedFiber<TInput, TOutput> : IFiberObserver, IFiberBody
         {
             lock (_lock)
             {
+                AssertInvariants();
                 return _endedAt;
             }
         }
     }
 
-    /// <summary>Records that the manager counted the fiber for its owner; called under the manager lock when it is registered.</summary>
-    public void MarkCountedForOwner()
-    {
-        Debug.Assert(Owner is not null, "only an owned fiber is counted");
-        Volatile.Write(ref _ownerCounted, 1);
-    }
-
-    /// <summary>True exactly once for a fiber counted for its owner: the caller uncounts it.</summary>
-    public bool LeaveOwnerCount() => Interlocked.Exchange(ref _ownerCounted, 0) == 1;
-
-    /// <summary>Marks the fiber Pending on <paramref name="waiter"/>; called under the manager lock.</summary>
-    public void SetPending(PermitPool.Waiter waiter)
-    {
-        lock (_lock)
-        {
-            _pending = true;
-            _countedPending = true;
-            _permitWaiter = waiter;
-            _started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        }
-    }
-
     /// <summary>
-    /// For a replacement: completes when every fiber it replaces has ended (null for a fiber that
-    /// replaced nothing). Set once, under the manager's lock, before the fiber is published.
+    /// Created or AwaitingPredecessor: runs it when a permit is free, else queues it for one when
+    /// <paramref name="mayQueue"/>. Called by the admission (which owns the permit pool), under
+    /// the registry's lock for a new fiber.
     /// </summary>
-    public Task? PredecessorsEnded { get; private set; }
-
-    /// <summary>
-    /// Marks a replacement Pending until <paramref name="predecessorsEnded"/> (no permit waiter yet:
-    /// the manager admits it then); called under the manager lock, before the fiber is stored.
-    /// </summary>
-    public void SetAwaitingPredecessors(Task predecessorsEnded)
+    public Admission Admit(PermitPool permits, bool mayQueue)
     {
-        PredecessorsEnded = predecessorsEnded;
+        Admission admission;
+        Fiber<Unit>? forked = null;
+        var leftPending = false;
         lock (_lock)
         {
-            _pending = true;
-            _countedPending = true;
-            _started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        }
-    }
-
-    /// <summary>True while a replacement still waits to be admitted: not interrupted, not ending, no permit asked for.</summary>
-    public bool IsAwaitingAdmission
-    {
-        get
-        {
-            lock (_lock)
+            AssertInvariants();
+            if (_phase is not (ManagedFiberPhase.Created or ManagedFiberPhase.AwaitingPredecessor))
             {
-                return AwaitingAdmissionLocked();
-            }
-        }
-    }
-
-    /// <summary>Gives a replacement awaiting admission its permit waiter; false when it was interrupted first.</summary>
-    public bool TrySetPermitWaiter(PermitPool.Waiter waiter)
-    {
-        lock (_lock)
-        {
-            if (!AwaitingAdmissionLocked())
-            {
-                return false;
+                Debug.Assert(_phase >= ManagedFiberPhase.Terminating, "Only an interrupt moves a fiber awaiting admission on.");
+                return Admission.Ended;
             }
 
-            _permitWaiter = waiter;
-            return true;
+            PermitPool.Waiter? waiter = null;
+            if (mayQueue ? permits.TryAcquireOrEnqueue(this, out waiter) : permits.TryAcquire())
+            {
+                leftPending = _phase == ManagedFiberPhase.AwaitingPredecessor;
+                forked = StartRunningLocked(publishFromPending: leftPending);
+                admission = Admission.Running;
+            }
+            else if (waiter is not null)
+            {
+                _phase = ManagedFiberPhase.Pending;
+                _waiter = waiter;
+                _admitted ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                admission = Admission.Queued;
+            }
+            else
+            {
+                admission = Admission.NoPermit;
+            }
         }
+
+        if (forked is not null)
+        {
+            AfterStarted(forked, leftPending);
+        }
+
+        return admission;
     }
 
-    /// <summary>
-    /// Gives up on a replacement awaiting admission (its Start was cancelled, or found no permit):
-    /// true when it was still waiting and is now ended as Interrupted.
-    /// </summary>
-    public async Task<bool> TryCancelAwaitingAsync(string reason)
+    /// <summary>Created → AwaitingPredecessor: a replacement, admitted once <paramref name="predecessorsEnded"/> completes.</summary>
+    public void AwaitPredecessors(Task predecessorsEnded)
     {
         lock (_lock)
         {
-            if (!AwaitingAdmissionLocked())
+            AssertInvariants();
+            Debug.Assert(_phase == ManagedFiberPhase.Created, "Only a new fiber replaces another.");
+            PredecessorsEnded = predecessorsEnded;
+            _admitted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            _phase = ManagedFiberPhase.AwaitingPredecessor;
+        }
+    }
+
+    /// <summary>Pending → Running when the pool delivers this fiber's permit (unless it was withdrawn first).</summary>
+    void IPermitRecipient.OnPermitGranted(PermitPool.Waiter waiter)
+    {
+        Fiber<Unit> forked;
+        lock (_lock)
+        {
+            AssertInvariants();
+            if (!ReferenceEquals(waiter, _waiter) || !waiter.TryClaim())
             {
-                return false;
+                return; // withdrawn first: whoever withdrew it holds the permit
             }
 
-            _interruptRequested = true;
-            _interruptReason = reason;
-            _admissionFailed = true;
+            Debug.Assert(_phase == ManagedFiberPhase.Pending, "Only a pending fiber has a waiter.");
+            _waiter = null;
+            forked = StartRunningLocked(publishFromPending: true);
         }
 
-        await TerminateAsync(ManagedFiberStatus.Interrupted, null, abandoned: false).ConfigureAwait(false);
-        return true;
-    }
-
-    private bool AwaitingAdmissionLocked() =>
-        PredecessorsEnded is not null && _pending && _permitWaiter is null && _fiber is null && _terminating == 0 && !_interruptRequested;
-
-    /// <summary>Starts the fiber when its permit is granted; the task completes when it started or ended.</summary>
-    public Task ObservePermit()
-    {
-        var waiter = _permitWaiter!;
-        _ = waiter.Task.ContinueWith(
-            static (_, state) => ((ManagedFiber<TInput, TOutput>)state!).OnPermitGranted(),
-            this,
-            CancellationToken.None,
-            TaskContinuationOptions.ExecuteSynchronously,
-            TaskScheduler.Default);
-        return _started!.Task;
+        AfterStarted(forked, leftPending: true);
     }
 
     /// <summary>
-    /// Gives up on a Pending fiber (its caller stopped waiting): true when it was still waiting
-    /// and is now ended as Interrupted; false when its permit was granted first (it runs).
+    /// The Start that created a fiber still waiting for admission gave up (its permit timeout or
+    /// cancellation, or no permit for a replacement): ends it as Interrupted with
+    /// <paramref name="reason"/>. False when it was admitted (or ended) first.
     /// </summary>
-    public async Task<bool> TryCancelPendingAsync(string reason)
+    public async Task<bool> TryWithdrawAsync(string reason)
     {
-        PermitPool.Waiter? waiter;
+        TerminationStart? ending;
         lock (_lock)
         {
-            waiter = _pending && _terminating == 0 ? _permitWaiter : null;
+            AssertInvariants();
+            ending = TryEndAwaitingAdmissionLocked(reason, startFailed: true);
         }
 
-        if (waiter is null || !waiter.TryCancel())
+        if (ending is null)
         {
             return false;
         }
 
-        lock (_lock)
-        {
-            _interruptRequested = true;
-            _interruptReason = reason;
-            _admissionFailed = true;
-        }
-
-        await TerminateAsync(ManagedFiberStatus.Interrupted, null, abandoned: false).ConfigureAwait(false);
+        await CleanupAsync(ending.Value).ConfigureAwait(false);
         return true;
     }
 
-    /// <summary>Starts the workflow; the caller has acquired a permit for this fiber.</summary>
-    public void StartWithPermit(FiberScope scope)
-    {
-        var wasPending = false;
-        var giveBack = false;
-        Fiber<Unit>? forked = null;
-        lock (_lock)
-        {
-            Debug.Assert(!_holdsPermit, "a fiber holds at most one permit");
-            if (_terminating != 0)
-            {
-                // Already ending through another path: the permit is not ours to keep.
-                giveBack = true;
-                _fiber = null;
-            }
-            else if (_interruptRequested)
-            {
-                _holdsPermit = true;
-                // Interrupted while its permit was on the way: end without running.
-                _fiber = null;
-            }
-            else
-            {
-                _holdsPermit = true;
-                wasPending = _pending;
-                _pending = false;
-                _startedAt = TimeProvider.GetUtcNow();
-                _fiber = forked = scope.Runtime.ForkCore<Unit>(null, scope, this); // body: RunAsync
-                if (wasPending)
-                {
-                    PublishStatusLocked(ManagedFiberStatus.Pending, Input.IsPaused ? ManagedFiberStatus.Paused : ManagedFiberStatus.Running);
-                }
-            }
-        }
-
-        if (giveBack)
-        {
-            _manager.ReleasePermit();
-            return;
-        }
-
-        if (forked is null)
-        {
-            _ = TerminateAsync(ManagedFiberStatus.Interrupted, null, abandoned: false);
-            _started?.TrySetResult();
-            return;
-        }
-
-        forked.AddObserver(this); // see OnFiberDone
-        _started?.TrySetResult();
-        _manager.Log.FiberStarted(Id, WorkflowName);
-    }
-
     /// <summary>
-    /// The runtime never runs the body of a fiber interrupted before the thread pool picked it up
-    /// (an Interrupt, Replace or shutdown right after Start), so <see cref="RunAsync"/> never
-    /// reaches <see cref="TerminateAsync"/>: end the managed fiber once the runtime fiber is done,
-    /// on the thread pool (observers run inline and must be quick). When the body did run, it has
-    /// already begun terminating (it awaits TerminateAsync before the runtime fiber ends), and
-    /// there is nothing to do.
+    /// Two-phase interrupt: cancel the workflow, wait <paramref name="grace"/>, then abandon it. A
+    /// fiber not yet admitted ends at once. Completes when the fiber has ended (cleanup done).
     /// </summary>
-    /// <remarks>
-    /// An observer rather than an awaiting method: a parked await cost every idle managed fiber
-    /// two async state machines and a completion source (~550 bytes).
-    /// </remarks>
-    void IFiberObserver.OnFiberDone(Fiber fiber)
+    public async Task InterruptAsync(TimeSpan grace, string reason)
     {
-        if (Volatile.Read(ref _terminating) != 0)
+        TerminationStart? ending = null;
+        Fiber<Unit>? running = null;
+        lock (_lock)
         {
+            AssertInvariants();
+            switch (_phase)
+            {
+                case ManagedFiberPhase.AwaitingPredecessor or ManagedFiberPhase.Pending:
+                    ending = TryEndAwaitingAdmissionLocked(reason, startFailed: false);
+                    break;
+                case ManagedFiberPhase.Running or ManagedFiberPhase.BackingOff when _interruptReason is null:
+                    _interruptReason = reason;
+                    running = _fiber;
+                    break;
+            }
+        }
+
+        if (ending is { } end)
+        {
+            await CleanupAsync(end).ConfigureAwait(false);
             return;
         }
 
-        // QueueUserWorkItem flows the execution context observers run in: the one the runtime
-        // fiber captured at Start, as the awaiting method's continuation had.
-        ThreadPool.QueueUserWorkItem(
-            static self => _ = self.TerminateAsync(ManagedFiberStatus.Interrupted, null, abandoned: false),
-            this,
-            preferLocal: false);
-    }
-
-    /// <summary>
-    /// Offers one input. Accepted inputs are processed or counted as unprocessed at the end:
-    /// the ended check and the write happen under the fiber lock, and termination closes the
-    /// gate under the same lock before counting what is left.
-    /// </summary>
-    public ValueTask<SubmitResult> SubmitAsync(TInput input, string? submitId, FullQueueMode mode, CancellationToken cancellationToken)
-    {
-        ulong sequence;
-        WorkflowInput<TInput>.ReaderWake wake;
-        SubmitResult? accepted = null;
-        lock (_lock)
+        if (running is not null)
         {
-            if (_terminating != 0)
+            // The token first, then the input: a read loop woken by the closed input finds its token cancelled.
+            running.Interrupt();
+            Input.CloseWrites();
+            try
             {
-                throw FiberSupervisorException.Ended(Id, _termination is null ? ManagedFiberStatus.Interrupted : _finalStatus);
+                // WaitAsync disposes its timer when the fiber ends first: no grace timer outlives it.
+                await _ended.Task.WaitAsync(grace, TimeProvider).ConfigureAwait(false);
             }
-
-            // A retry of an accepted input reports it as accepted, whatever the fiber's state now.
-            if (submitId is not null && _submitIds is not null && _submitIds.TryGet(submitId, out var seen))
+            catch (TimeoutException)
             {
-                return new ValueTask<SubmitResult>(new SubmitResult(seen, Input.Count, Duplicate: true));
-            }
-
-            if (Input.IsPaused && !_bufferWhilePaused)
-            {
-                throw new FiberSupervisorException(FiberErrorCode.Paused, $"Fiber '{Id}' is paused and does not accept input while paused.", Id);
-            }
-
-            // The sequence is the input's position in the queue's history, taken when it enters the
-            // queue: only accepted inputs use one up, so they are numbered 1, 2, 3... without holes
-            // (a Submit rejected, or given up while waiting for room, takes none).
-            if (Input.TryWrite(input, out sequence, out wake))
-            {
-                Accepted(submitId, sequence);
-                accepted = new SubmitResult(sequence, Input.Count, Duplicate: false);
-            }
-            else if (mode == FullQueueMode.Reject)
-            {
-                // The gate is open (we are not terminating), so the write failed because the queue is full.
-                var depth = Input.Count.ToString(System.Globalization.CultureInfo.InvariantCulture);
-                throw new FiberSupervisorException(
-                    FiberErrorCode.InputQueueFull,
-                    $"The input queue of fiber '{Id}' is full ({depth}/{Input.Capacity}).",
-                    Id,
-                    new Dictionary<string, string> { ["queue_depth"] = depth, ["capacity"] = Input.Capacity.ToString(System.Globalization.CultureInfo.InvariantCulture) });
+                await AbandonAsync(grace).ConfigureAwait(false);
             }
         }
 
-        if (accepted is { } result)
-        {
-            // The workflow's parked read is woken once the fiber's lock is released.
-            wake.Run();
-            return new ValueTask<SubmitResult>(result);
-        }
-
-        return WriteWhenRoomAsync(input, submitId, cancellationToken);
-    }
-
-    private async ValueTask<SubmitResult> WriteWhenRoomAsync(TInput input, string? submitId, CancellationToken cancellationToken)
-    {
-        ulong sequence;
-        try
-        {
-            sequence = await Input.WriteAsync(input, cancellationToken).ConfigureAwait(false);
-        }
-        catch (System.Threading.Channels.ChannelClosedException)
-        {
-            throw FiberSupervisorException.Ended(Id, Status);
-        }
-
-        lock (_lock)
-        {
-            Accepted(submitId, sequence);
-            return new SubmitResult(sequence, Input.Count, Duplicate: false);
-        }
-    }
-
-    private void Accepted(string? submitId, ulong sequence)
-    {
-        _inputsAccepted++;
-        if (submitId is not null && _manager.Options.SubmitIdMemory > 0)
-        {
-            (_submitIds ??= new SubmitIdMemory(_manager.Options.SubmitIdMemory)).Add(submitId, sequence);
-        }
+        await _ended.Task.ConfigureAwait(false);
     }
 
     public FiberInfo Pause()
     {
         lock (_lock)
         {
+            AssertInvariants();
             ThrowIfEndedLocked();
             var before = StatusLocked();
-            if (Input.Pause() && !_pending && !_backingOff)
+            if (Input.Pause() && _phase == ManagedFiberPhase.Running)
             {
                 PublishStatusLocked(before, ManagedFiberStatus.Paused);
             }
@@ -535,6 +402,7 @@ internal sealed class ManagedFiber<TInput, TOutput> : IFiberObserver, IFiberBody
     {
         lock (_lock)
         {
+            AssertInvariants();
             ThrowIfEndedLocked();
 
             // The gate only changes under this lock, so it is still paused below. The status event
@@ -542,18 +410,30 @@ internal sealed class ManagedFiber<TInput, TOutput> : IFiberObserver, IFiberBody
             // of an input handed out after the resume (the workflow publishes without this lock).
             if (Input.IsPaused)
             {
-                if (!_pending && !_backingOff)
+                if (_phase == ManagedFiberPhase.Running)
                 {
                     PublishStatusLocked(ManagedFiberStatus.Paused, ManagedFiberStatus.Running);
                 }
 
                 var resumed = Input.Resume();
-                Debug.Assert(resumed, "only the fiber's Pause and Resume move the gate, under the fiber's lock");
-                _manager.AfterResumeForTesting?.Invoke(Id);
+                Debug.Assert(resumed, "Only the fiber's Pause and Resume move the gate, under the fiber's lock.");
             }
 
             return SnapshotLocked();
         }
+    }
+
+    /// <summary>
+    /// Offers one input, carrying the current activity's trace context. Accepted inputs are
+    /// processed or counted as unprocessed at the end: the input closes, under this fiber's lock,
+    /// in the same block that makes the status final, and counts what is left.
+    /// </summary>
+    public ValueTask<SubmitResult> SubmitAsync(TInput value, string? submitId, FullQueueMode mode, CancellationToken cancellationToken)
+    {
+        var write = Input.SubmitAsync(value, submitId, Activity.Current?.Context ?? default, _bufferWhilePaused, mode, cancellationToken);
+        return write.IsCompletedSuccessfully
+            ? new ValueTask<SubmitResult>(ToSubmitResult(write.Result))
+            : AwaitWriteAsync(write);
     }
 
     public ulong PublishOutput(TOutput output)
@@ -564,81 +444,55 @@ internal sealed class ManagedFiber<TInput, TOutput> : IFiberObserver, IFiberBody
         }
 
         Interlocked.Increment(ref _outputs);
-        _manager.Metrics.OutputPublished(WorkflowName);
+        _env.Metrics.OutputPublished(WorkflowName);
         return sequence;
     }
 
-    /// <summary>
-    /// Two-phase interrupt: cancel the workflow, wait <paramref name="grace"/>, then abandon it.
-    /// Completes when the fiber has ended (cleanup done).
-    /// </summary>
-    public async Task InterruptAsync(TimeSpan grace, string reason)
+    public FiberSubscription<TOutput> Subscribe(ulong afterSequence) =>
+        new(Hub.Subscribe(afterSequence), _env.Metrics, WorkflowName);
+
+    public FiberInfo Snapshot()
     {
-        Fiber<Unit>? fiber;
-        PermitPool.Waiter? waiter;
-        var awaitingAdmission = false;
         lock (_lock)
         {
-            if (_terminating != 0 || _interruptRequested)
-            {
-                fiber = null;
-                waiter = null;
-            }
-            else
-            {
-                awaitingAdmission = AwaitingAdmissionLocked();
-                _interruptRequested = true;
-                _interruptReason = reason;
-                fiber = _fiber;
-                waiter = _pending ? _permitWaiter : null;
-            }
+            AssertInvariants();
+            return SnapshotLocked();
         }
-
-        if (awaitingAdmission)
-        {
-            // A replacement still waiting for the fiber it replaces: it holds nothing and never ran.
-            await TerminateAsync(ManagedFiberStatus.Interrupted, null, abandoned: false).ConfigureAwait(false);
-            return;
-        }
-
-        if (waiter is not null && waiter.TryCancel())
-        {
-            // Never started and never will: end it here (it holds no permit).
-            await TerminateAsync(ManagedFiberStatus.Interrupted, null, abandoned: false).ConfigureAwait(false);
-            return;
-        }
-
-        if (fiber is not null)
-        {
-            fiber.Interrupt();
-            try
-            {
-                // WaitAsync disposes its timer when the fiber ends first: no grace timer outlives it.
-                await _ended.Task.WaitAsync(grace, TimeProvider).ConfigureAwait(false);
-            }
-            catch (TimeoutException) when (Interlocked.Exchange(ref _terminating, 1) == 0)
-            {
-                // Still not ending after the grace period: abandon it. (A fiber that had already
-                // begun its cleanup — say, a slow hook — is not abandoned; we wait for it below.)
-                _manager.Log.WorkflowAbandoned(Id, WorkflowName, grace);
-                _manager.CountAbandoned();
-                await TerminateCoreAsync(ManagedFiberStatus.Interrupted, null, abandoned: true).ConfigureAwait(false);
-            }
-            catch (TimeoutException)
-            {
-                // Already terminating through another path.
-            }
-        }
-
-        await _ended.Task.ConfigureAwait(false);
     }
 
     /// <summary>The runtime fiber's body: the workflow, restarted on failure per the policy.</summary>
     Task IFiberBody.RunAsync(FiberContext context) => RunAsync(context);
 
+    /// <summary>
+    /// The runtime never runs the body of a fiber interrupted before the thread pool picked it up
+    /// (an Interrupt, Replace or shutdown right after Start), so <see cref="RunAsync"/> never ends
+    /// it: end it once the runtime fiber is done, on the thread pool (observers run inline and
+    /// must be quick). When the body did run it has ended the fiber already.
+    /// </summary>
+    /// <remarks>An observer rather than an awaiting method: a parked await cost every idle managed fiber ~550 bytes.</remarks>
+    void IFiberObserver.OnFiberDone(Fiber fiber)
+    {
+        lock (_lock)
+        {
+            AssertInvariants();
+            if (_phase >= ManagedFiberPhase.Terminating)
+            {
+                return;
+            }
+        }
+
+        // QueueUserWorkItem flows the execution context observers run in: the one the runtime
+        // fiber captured at Start, as the awaiting method's continuation had.
+        ThreadPool.QueueUserWorkItem(
+            static self => _ = self.EndAsync(ManagedFiberStatus.Interrupted, null),
+            this,
+            preferLocal: false);
+    }
+
     private async Task RunAsync(FiberContext context)
     {
         var token = context.CancellationToken;
+        Input.BindFiberToken(token);
         ManagedFiberStatus outcome;
         Exception? failure = null;
         try
@@ -652,8 +506,7 @@ internal sealed class ManagedFiber<TInput, TOutput> : IFiberObserver, IFiberBody
             }
             else
             {
-                // The single attempt, inline (one async layer less per fiber than RunAttemptAsync):
-                // attempt 0, never backing off.
+                // The single attempt, inline (one async layer less per fiber than RunAttemptAsync).
                 try
                 {
                     await _workflow.RunAsync(new WorkflowContext<TInput, TOutput>(this, token, 0)).ConfigureAwait(false);
@@ -678,7 +531,7 @@ internal sealed class ManagedFiber<TInput, TOutput> : IFiberObserver, IFiberBody
             failure = exception;
         }
 
-        await TerminateAsync(outcome, failure, abandoned: false).ConfigureAwait(false);
+        await EndAsync(outcome, failure).ConfigureAwait(false);
     }
 
     private async Task RunAttemptAsync(CancellationToken token)
@@ -686,11 +539,12 @@ internal sealed class ManagedFiber<TInput, TOutput> : IFiberObserver, IFiberBody
         int attempt;
         lock (_lock)
         {
+            AssertInvariants();
             attempt = _restarts;
-            if (_backingOff)
+            if (_phase == ManagedFiberPhase.BackingOff)
             {
-                _backingOff = false;
-                PublishStatusLocked(ManagedFiberStatus.BackingOff, Input.IsPaused ? ManagedFiberStatus.Paused : ManagedFiberStatus.Running);
+                _phase = ManagedFiberPhase.Running;
+                PublishStatusLocked(ManagedFiberStatus.BackingOff, RunningStatusLocked());
             }
         }
 
@@ -709,11 +563,12 @@ internal sealed class ManagedFiber<TInput, TOutput> : IFiberObserver, IFiberBody
     {
         lock (_lock)
         {
+            AssertInvariants();
             _lastError = exception.Message;
         }
     }
 
-    /// <summary>The restart schedule: Polly's retry strategy on the manager's clock.</summary>
+    /// <summary>The restart schedule: Polly's retry strategy on the supervisor's clock.</summary>
     private ResiliencePipeline BuildRestartPipeline(CancellationToken token)
     {
         return new ResiliencePipelineBuilder { TimeProvider = TimeProvider }
@@ -730,79 +585,137 @@ internal sealed class ManagedFiber<TInput, TOutput> : IFiberObserver, IFiberBody
                 {
                     lock (_lock)
                     {
-                        _restarts++;
-                        _backingOff = true;
-                        _manager.Metrics.Restarted(WorkflowName);
-                        PublishStatusLocked(Input.IsPaused ? ManagedFiberStatus.Paused : ManagedFiberStatus.Running, ManagedFiberStatus.BackingOff);
+                        AssertInvariants();
+                        if (_phase == ManagedFiberPhase.Running)
+                        {
+                            _restarts++;
+                            _phase = ManagedFiberPhase.BackingOff;
+                            _env.Metrics.Restarted(WorkflowName);
+                            PublishStatusLocked(RunningStatusLocked(), ManagedFiberStatus.BackingOff);
+                        }
                     }
 
-                    _manager.Log.WorkflowRestarting(Id, WorkflowName, args.AttemptNumber + 1, args.RetryDelay, args.Outcome.Exception);
+                    _env.Log.WorkflowRestarting(Id, WorkflowName, args.AttemptNumber + 1, args.RetryDelay, args.Outcome.Exception);
                     return ValueTask.CompletedTask;
                 },
             })
             .Build();
     }
 
-    /// <summary>
-    /// The single termination path; runs its body exactly once however the fiber ends.
-    /// Order: final status → on-terminate hook (bounded) → terminated event → permit released → retention.
-    /// </summary>
-    public Task TerminateAsync(ManagedFiberStatus status, Exception? failure, bool abandoned) =>
-        Interlocked.Exchange(ref _terminating, 1) == 0 ? TerminateCoreAsync(status, failure, abandoned) : _ended.Task;
-
-    /// <summary>The body of <see cref="TerminateAsync"/>; the caller has set <see cref="_terminating"/>.</summary>
-    private async Task TerminateCoreAsync(ManagedFiberStatus status, Exception? failure, bool abandoned)
+    /// <summary>Running or BackingOff → Terminating because the workflow ended; nothing when it is ending already (abandoned).</summary>
+    private Task EndAsync(ManagedFiberStatus status, Exception? failure)
     {
-        Debug.Assert(status.IsTerminal(), "a fiber ends in a terminal status");
-        FiberTermination termination;
-        ManagedFiberStatus before;
+        TerminationStart ending;
         lock (_lock)
         {
-            before = AsPublished(StatusBeforeTerminalLocked());
-            var unprocessed = Input.Close();
-            _finalStatus = status;
-            _endedAt = TimeProvider.GetUtcNow();
-            _pending = false;
-            _backingOff = false;
-            if (failure is not null)
+            AssertInvariants();
+            if (_phase >= ManagedFiberPhase.Terminating)
             {
-                _lastError = failure.Message;
+                return _ended.Task;
             }
 
-            termination = new FiberTermination(status, failure, unprocessed, abandoned, status == ManagedFiberStatus.Interrupted ? _interruptReason ?? "interrupt" : null);
-            _termination = termination;
+            Debug.Assert(_phase is ManagedFiberPhase.Running or ManagedFiberPhase.BackingOff, "Only a running fiber's workflow ends.");
+            ending = BeginTerminatingLocked(status, failure, abandoned: false, holdsPermit: true, startFailed: false);
         }
 
-        // The fiber has ended: it stops counting for its owner now, before its terminated event
-        // is published, so a client that has seen that event can start another one at once.
-        _manager.ReleaseOwner(this);
+        return CleanupAsync(ending);
+    }
 
-        _manager.Metrics.Terminated(WorkflowName, status, abandoned);
-        await RunTerminateHookAsync(termination).ConfigureAwait(false);
-
-        Hub.TryComplete(new EventPayload<TOutput>(FiberEventKind.Terminated, default, before, status, termination));
-
-        bool releasePermit;
+    /// <summary>Running or BackingOff → Terminating because the workflow ignored its cancellation past <paramref name="grace"/>.</summary>
+    private async Task AbandonAsync(TimeSpan grace)
+    {
+        TerminationStart ending;
         lock (_lock)
         {
-            releasePermit = _holdsPermit;
-            _holdsPermit = false;
+            AssertInvariants();
+            if (_phase >= ManagedFiberPhase.Terminating)
+            {
+                return; // it began its cleanup (say, a slow hook) just in time: not abandoned
+            }
+
+            ending = BeginTerminatingLocked(ManagedFiberStatus.Interrupted, null, abandoned: true, holdsPermit: true, startFailed: false);
         }
 
-        if (releasePermit)
+        _env.Log.WorkflowAbandoned(Id, WorkflowName, grace);
+        _env.CountAbandoned();
+        await CleanupAsync(ending).ConfigureAwait(false);
+    }
+
+    /// <summary>AwaitingPredecessor or Pending → Terminating, withdrawing from the permit queue; null in any other phase.</summary>
+    private TerminationStart? TryEndAwaitingAdmissionLocked(string reason, bool startFailed)
+    {
+        bool holdsPermit;
+        switch (_phase)
         {
-            _manager.ReleasePermit();
+            case ManagedFiberPhase.AwaitingPredecessor:
+                holdsPermit = false;
+                break;
+            case ManagedFiberPhase.Pending:
+                var withdrawn = _waiter!.TryWithdraw();
+                Debug.Assert(withdrawn != PermitPool.WithdrawResult.AlreadyDelivered, "A delivery is claimed under this lock, and moves the fiber to Running.");
+                holdsPermit = withdrawn == PermitPool.WithdrawResult.PermitTaken;
+                _waiter = null;
+                break;
+            default:
+                return null;
         }
 
-        _manager.MoveToRetention(this);
-        _manager.Log.FiberEnded(Id, WorkflowName, status, termination.InputsUnprocessed, failure);
-        _started?.TrySetResult();
+        _interruptReason = reason;
+        return BeginTerminatingLocked(ManagedFiberStatus.Interrupted, null, abandoned: false, holdsPermit, startFailed);
+    }
+
+    /// <summary>The one transition into Terminating: the status becomes final, the input closes and counts what is left.</summary>
+    private TerminationStart BeginTerminatingLocked(ManagedFiberStatus status, Exception? failure, bool abandoned, bool holdsPermit, bool startFailed)
+    {
+        Debug.Assert(status.IsTerminal(), "A fiber ends in a terminal status.");
+        Debug.Assert(_phase < ManagedFiberPhase.Terminating, "A fiber terminates once.");
+        var before = AsPublished(StatusLocked());
+        var unprocessed = Input.Close();
+        _phase = ManagedFiberPhase.Terminating;
+        _terminatingWithPermit = holdsPermit;
+        _endedAt = TimeProvider.GetUtcNow();
+        if (failure is not null)
+        {
+            _lastError = failure.Message;
+        }
+
+        var termination = new FiberTermination(status, failure, unprocessed, abandoned, status == ManagedFiberStatus.Interrupted ? _interruptReason ?? "interrupt" : null)
+        {
+            StartFailed = startFailed,
+        };
+        Volatile.Write(ref _termination, termination);
+        return new TerminationStart(termination, before, holdsPermit);
+    }
+
+    /// <summary>
+    /// The cleanup after the transition into Terminating, exactly once per fiber, in the order
+    /// DESIGN.md fixes: owner count, hook (bounded), terminated event, permit and retention, Ended.
+    /// </summary>
+    private async Task CleanupAsync(TerminationStart ending)
+    {
+        var termination = ending.Termination;
+
+        // The fiber has ended: it stops counting for its owner now, before its terminated event is
+        // published, so a client that has seen that event can start another one at once.
+        _owner.OnEnding(this);
+        _env.Metrics.Terminated(WorkflowName, termination.Status, termination.Abandoned);
+        await RunTerminateHookAsync(termination).ConfigureAwait(false);
+        Hub.TryComplete(new EventPayload<TOutput>(FiberEventKind.Terminated, default, ending.PublishedBefore, termination.Status, termination));
+        _owner.OnEnded(this, ending.HoldsPermit);
+        lock (_lock)
+        {
+            AssertInvariants();
+            _phase = ManagedFiberPhase.Ended;
+        }
+
+        _env.Log.FiberEnded(Id, WorkflowName, termination.Status, termination.InputsUnprocessed, termination.Error);
+        _admitted?.TrySetResult();
         _ended.TrySetResult();
     }
 
     private async Task RunTerminateHookAsync(FiberTermination termination)
     {
-        var timeout = _manager.Options.TerminateHookTimeout;
+        var timeout = _env.Settings.TerminateHookTimeout;
         using var cts = new CancellationTokenSource(timeout, TimeProvider);
         try
         {
@@ -810,17 +723,66 @@ internal sealed class ManagedFiber<TInput, TOutput> : IFiberObserver, IFiberBody
         }
         catch (Exception exception)
         {
-            _manager.Log.TerminateHookFailed(Id, WorkflowName, exception);
+            _env.Log.TerminateHookFailed(Id, WorkflowName, exception);
         }
     }
 
-    public FiberInfo Snapshot()
+    /// <summary>Created, AwaitingPredecessor or Pending → Running: forks the workflow (the caller holds a permit for it).</summary>
+    private Fiber<Unit> StartRunningLocked(bool publishFromPending)
     {
-        lock (_lock)
+        _phase = ManagedFiberPhase.Running;
+        _startedAt = TimeProvider.GetUtcNow();
+        var scope = _env.Scope;
+        _fiber = scope.Runtime.ForkCore<Unit>(null, scope, this); // body: RunAsync
+        if (publishFromPending)
         {
-            return SnapshotLocked();
+            PublishStatusLocked(ManagedFiberStatus.Pending, RunningStatusLocked());
+        }
+
+        return _fiber;
+    }
+
+    private void AfterStarted(Fiber<Unit> forked, bool leftPending)
+    {
+        forked.AddObserver(this); // see OnFiberDone
+        if (leftPending)
+        {
+            _owner.OnPermitGranted(this);
+        }
+
+        _admitted?.TrySetResult();
+        _env.Log.FiberStarted(Id, WorkflowName);
+    }
+
+    private SubmitResult ToSubmitResult(InputWrite write)
+    {
+        switch (write.Outcome)
+        {
+            case SubmitOutcome.Accepted or SubmitOutcome.Duplicate:
+                var result = new SubmitResult(write.Sequence, write.Depth, Duplicate: write.Outcome == SubmitOutcome.Duplicate);
+                _env.Metrics.Submit(WorkflowName, result);
+                return result;
+            case SubmitOutcome.Paused:
+                _env.Metrics.SubmitRejected(WorkflowName);
+                throw new FiberSupervisorException(FiberErrorCode.Paused, $"Fiber '{Id}' is paused and does not accept input while paused.", Id);
+            case SubmitOutcome.Full:
+                _env.Metrics.SubmitRejected(WorkflowName);
+                var depth = write.Depth.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                throw new FiberSupervisorException(
+                    FiberErrorCode.InputQueueFull,
+                    $"The input queue of fiber '{Id}' is full ({depth}/{Input.Capacity}).",
+                    Id,
+                    new Dictionary<string, string> { ["queue_depth"] = depth, ["capacity"] = Input.Capacity.ToString(System.Globalization.CultureInfo.InvariantCulture) });
+            default:
+                _env.Metrics.SubmitRejected(WorkflowName);
+
+                // Closed: ending, or being interrupted (it will end Interrupted).
+                throw FiberSupervisorException.Ended(Id, Volatile.Read(ref _termination)?.Status ?? ManagedFiberStatus.Interrupted);
         }
     }
+
+    private async ValueTask<SubmitResult> AwaitWriteAsync(ValueTask<InputWrite> write) =>
+        ToSubmitResult(await write.ConfigureAwait(false));
 
     private FiberInfo SnapshotLocked() => new()
     {
@@ -833,7 +795,7 @@ internal sealed class ManagedFiber<TInput, TOutput> : IFiberObserver, IFiberBody
         EndedAt = _endedAt,
         QueueDepth = Input.Count,
         InputCapacity = Input.Capacity,
-        InputsAccepted = _inputsAccepted,
+        InputsAccepted = (long)Input.Accepted,
         InputsProcessed = Input.HandedOut,
         OutputsPublished = Interlocked.Read(ref _outputs),
         Subscribers = Hub.SubscriberCount,
@@ -846,34 +808,25 @@ internal sealed class ManagedFiber<TInput, TOutput> : IFiberObserver, IFiberBody
         Owner = Owner,
     };
 
-    private ManagedFiberStatus StatusLocked() =>
-        _termination is not null ? _finalStatus : StatusBeforeTerminalLocked();
-
-    private ManagedFiberStatus StatusBeforeTerminalLocked()
+    private ManagedFiberStatus StatusLocked() => _phase switch
     {
-        if (_pending)
-        {
-            return ManagedFiberStatus.Pending;
-        }
+        ManagedFiberPhase.Created or ManagedFiberPhase.AwaitingPredecessor or ManagedFiberPhase.Pending => ManagedFiberStatus.Pending,
+        ManagedFiberPhase.BackingOff => ManagedFiberStatus.BackingOff,
+        ManagedFiberPhase.Running => Input.IsReaderIdle && !Input.IsPaused ? ManagedFiberStatus.Idle : RunningStatusLocked(),
+        _ => _termination!.Status,
+    };
 
-        if (_backingOff)
-        {
-            return ManagedFiberStatus.BackingOff;
-        }
+    /// <summary>What a running fiber is called in events: Paused while its gate is closed, else Running.</summary>
+    private ManagedFiberStatus RunningStatusLocked() => Input.IsPaused ? ManagedFiberStatus.Paused : ManagedFiberStatus.Running;
 
-        if (Input.IsPaused)
-        {
-            return ManagedFiberStatus.Paused;
-        }
-
-        return Input.IsReaderIdle ? ManagedFiberStatus.Idle : ManagedFiberStatus.Running;
-    }
+    private bool HoldsPermitLocked() =>
+        _phase is ManagedFiberPhase.Running or ManagedFiberPhase.BackingOff || (_phase == ManagedFiberPhase.Terminating && _terminatingWithPermit);
 
     private void ThrowIfEndedLocked()
     {
-        if (_terminating != 0)
+        if (_phase >= ManagedFiberPhase.Terminating)
         {
-            throw FiberSupervisorException.Ended(Id, _termination is null ? ManagedFiberStatus.Interrupted : _finalStatus);
+            throw FiberSupervisorException.Ended(Id, _termination!.Status);
         }
     }
 
@@ -894,28 +847,24 @@ internal sealed class ManagedFiber<TInput, TOutput> : IFiberObserver, IFiberBody
         }
     }
 
-    private void OnPermitGranted() => _manager.OnPermitGranted(this);
-
-    /// <summary>The last N submit ids of a fiber, for de-duplicating retried Submits.</summary>
-    private sealed class SubmitIdMemory(int capacity)
+    [Conditional("DEBUG")]
+    private void AssertInvariants()
     {
-        private readonly Dictionary<string, ulong> _sequences = new(StringComparer.Ordinal);
-        private readonly Queue<string> _order = new();
-
-        public bool TryGet(string submitId, out ulong sequence) => _sequences.TryGetValue(submitId, out sequence);
-
-        public void Add(string submitId, ulong sequence)
-        {
-            if (!_sequences.TryAdd(submitId, sequence))
-            {
-                return;
-            }
-
-            _order.Enqueue(submitId);
-            if (_order.Count > capacity)
-            {
-                _sequences.Remove(_order.Dequeue());
-            }
-        }
+        Debug.Assert(_lock.IsHeldByCurrentThread, "Invariants are checked under the fiber's lock.");
+        var admitted = _phase >= ManagedFiberPhase.Running;
+        Debug.Assert((_waiter is not null) == (_phase == ManagedFiberPhase.Pending), "Exactly a pending fiber has a place in the permit queue.");
+        Debug.Assert((_fiber is not null) == (_startedAt is not null), "A fiber started its workflow exactly when it has a start time.");
+        Debug.Assert(_phase is not (ManagedFiberPhase.Running or ManagedFiberPhase.BackingOff) || _fiber is not null, "A running fiber has forked its workflow.");
+        Debug.Assert(admitted || _fiber is null, "A fiber not yet admitted has not forked its workflow.");
+        Debug.Assert((_termination is not null) == (_phase >= ManagedFiberPhase.Terminating), "The status is final exactly from Terminating on.");
+        Debug.Assert((_endedAt is not null) == (_phase >= ManagedFiberPhase.Terminating), "The end time is set with the final status.");
+        Debug.Assert(_phase != ManagedFiberPhase.AwaitingPredecessor || PredecessorsEnded is not null, "A replacement knows what it waits for.");
+        Debug.Assert(_phase is not (ManagedFiberPhase.AwaitingPredecessor or ManagedFiberPhase.Pending) || _admitted is not null, "A Start can wait for a fiber awaiting admission.");
+        Debug.Assert(_interruptReason is null || admitted, "An interrupted fiber that was not yet admitted terminates at once.");
+        Debug.Assert(_phase != ManagedFiberPhase.BackingOff || _restart.MaxRestarts > 0, "Only a fiber with a restart policy backs off.");
+        Debug.Assert(!_terminatingWithPermit || _phase >= ManagedFiberPhase.Terminating, "The permit held at the end is recorded when the fiber terminates.");
     }
+
+    /// <summary>What the cleanup needs, fixed by the transition into Terminating.</summary>
+    private readonly record struct TerminationStart(FiberTermination Termination, ManagedFiberStatus PublishedBefore, bool HoldsPermit);
 }

@@ -3,21 +3,28 @@ using System.Diagnostics;
 namespace FiberManager.Core.Management;
 
 /// <summary>
-/// The manager's global concurrency limit: a FIFO semaphore whose size can change at run time.
+/// The supervisor's global concurrency limit: a FIFO semaphore whose size can change at run time.
 /// A permit is handed to waiters strictly in arrival order; <see cref="TryAcquire"/> never
 /// overtakes a waiter.
 /// </summary>
 /// <remarks>
-/// Invariants (DEBUG-checked at the start of every locked block):
-/// <list type="bullet">
-/// <item><c>_inUse ≥ 0</c>;</item>
-/// <item>waiters exist only while no permit is free (<c>_inUse ≥ _limit</c>), or once the pool is
-/// closed for shutdown (<see cref="CloseGrants"/>: it grants nothing more, so a permit released by
-/// a fiber the shutdown interrupts never starts a waiting one);</item>
-/// <item>a waiter is granted or cancelled exactly once, decided under the lock.</item>
-/// </list>
-/// Shrinking below the permits in use takes effect as permits are released. Waiters are woken
-/// outside the lock.
+/// <para>
+/// A waiter is an <see cref="IPermitRecipient"/> (a pending managed fiber). The pool decides a
+/// grant under its lock and delivers it after releasing the lock, by calling
+/// <see cref="IPermitRecipient.OnPermitGranted"/> on the releasing thread. Between the two, the
+/// waiter is <see cref="WaiterState.Granted"/>: the permit is counted in use and belongs to the
+/// waiter, and exactly one of two things happens, decided by the recipient under its own lock: it
+/// accepts the delivery (<see cref="Waiter.TryClaim"/>), or whoever withdraws it first takes the
+/// permit over (<see cref="Waiter.TryWithdraw"/> answers <see cref="WithdrawResult.PermitTaken"/>).
+/// So a pending fiber interrupted while its permit is on its way never strands that permit.
+/// </para>
+/// <para>
+/// Invariants (DEBUG-checked at the start of every locked block): <c>_inUse ≥ 0</c>; waiters
+/// exist only while no permit is free (<c>_inUse ≥ _limit</c>), or once grants are closed for
+/// shutdown (<see cref="CloseGrants"/>: a permit released by a fiber the shutdown interrupts never
+/// starts a waiting one); every queued waiter is <see cref="WaiterState.Waiting"/>. Shrinking below
+/// the permits in use takes effect as permits are released. Recipients are called outside the lock.
+/// </para>
 /// </remarks>
 [DebuggerDisplay("InUse = {InUse}/{Limit}, Waiting = {Waiting}")]
 internal sealed class PermitPool
@@ -34,12 +41,45 @@ internal sealed class PermitPool
         _limit = limit;
     }
 
+    /// <summary>What <see cref="Waiter.TryWithdraw"/> found.</summary>
+    public enum WithdrawResult
+    {
+        /// <summary>It was still queued: it left the queue and holds nothing.</summary>
+        Withdrawn,
+
+        /// <summary>Its permit was granted but not yet delivered: the caller now holds that permit (and must release it).</summary>
+        PermitTaken,
+
+        /// <summary>Its recipient already accepted the permit.</summary>
+        AlreadyDelivered,
+    }
+
+    /// <summary>Where a waiter is in its life.</summary>
+    public enum WaiterState
+    {
+        /// <summary>In the queue.</summary>
+        Waiting,
+
+        /// <summary>Granted a permit, not yet delivered.</summary>
+        Granted,
+
+        /// <summary>The recipient accepted the permit.</summary>
+        Delivered,
+
+        /// <summary>Withdrawn after the grant: the withdrawer holds the permit.</summary>
+        Taken,
+
+        /// <summary>Withdrawn from the queue before any grant.</summary>
+        Cancelled,
+    }
+
     public int Limit
     {
         get
         {
             lock (_lock)
             {
+                AssertInvariants();
                 return _limit;
             }
         }
@@ -51,6 +91,7 @@ internal sealed class PermitPool
         {
             lock (_lock)
             {
+                AssertInvariants();
                 return _inUse;
             }
         }
@@ -62,14 +103,15 @@ internal sealed class PermitPool
         {
             lock (_lock)
             {
+                AssertInvariants();
                 return _waiters.Count;
             }
         }
     }
 
     /// <summary>
-    /// Shutdown: waiters are granted nothing more (they stay queued until their owners cancel them).
-    /// Called before any fiber is interrupted, so no released permit admits a waiting fiber.
+    /// Shutdown: waiters are granted nothing more (they stay queued until their owners withdraw
+    /// them). Called before any fiber is interrupted, so no released permit admits a waiting fiber.
     /// </summary>
     public void CloseGrants()
     {
@@ -86,55 +128,45 @@ internal sealed class PermitPool
         lock (_lock)
         {
             AssertInvariants();
-            if (_waiters.Count == 0 && _inUse < _limit)
+            return TryAcquireLocked();
+        }
+    }
+
+    /// <summary>
+    /// Takes a permit if one is free and nobody is waiting (true); otherwise queues
+    /// <paramref name="recipient"/> (false, with its <paramref name="waiter"/>), which is called
+    /// when its permit is granted. Nothing is delivered from inside this call.
+    /// </summary>
+    public bool TryAcquireOrEnqueue(IPermitRecipient recipient, out Waiter? waiter)
+    {
+        lock (_lock)
+        {
+            AssertInvariants();
+            if (TryAcquireLocked())
             {
-                _inUse++;
+                waiter = null;
                 return true;
             }
 
+            waiter = new Waiter(this, recipient);
+            waiter.Node = _waiters.AddLast(waiter);
             return false;
         }
     }
 
-    /// <summary>Queues for a permit; the waiter's task completes when the permit is granted.</summary>
-    public Waiter Enqueue()
-    {
-        var waiter = new Waiter(this);
-        lock (_lock)
-        {
-            AssertInvariants();
-            if (_waiters.Count == 0 && _inUse < _limit)
-            {
-                _inUse++;
-                waiter.State = WaiterState.Granted;
-            }
-            else
-            {
-                waiter.Node = _waiters.AddLast(waiter);
-            }
-        }
-
-        if (waiter.State == WaiterState.Granted)
-        {
-            waiter.TrySetResult();
-        }
-
-        return waiter;
-    }
-
-    /// <summary>Returns a permit; the first waiter gets it if the limit allows.</summary>
+    /// <summary>Returns a permit; the first waiters get theirs if the limit allows.</summary>
     public void Release()
     {
         List<Waiter>? granted;
         lock (_lock)
         {
             AssertInvariants();
-            Debug.Assert(_inUse > 0, "Release matches an acquire");
+            Debug.Assert(_inUse > 0, "A release matches an acquire.");
             _inUse--;
             granted = GrantLocked();
         }
 
-        Wake(granted);
+        Deliver(granted);
     }
 
     /// <summary>Changes the limit; growing grants waiting permits at once.</summary>
@@ -149,25 +181,39 @@ internal sealed class PermitPool
             granted = GrantLocked();
         }
 
-        Wake(granted);
+        Deliver(granted);
     }
 
-    private bool TryCancel(Waiter waiter)
+    private bool TryAcquireLocked()
+    {
+        if (_waiters.Count == 0 && _inUse < _limit)
+        {
+            _inUse++;
+            return true;
+        }
+
+        return false;
+    }
+
+    private WithdrawResult Withdraw(Waiter waiter)
     {
         lock (_lock)
         {
             AssertInvariants();
-            if (waiter.State != WaiterState.Waiting)
+            if (waiter.State == WaiterState.Waiting)
             {
-                return false;
+                waiter.State = WaiterState.Cancelled;
+                _waiters.Remove(waiter.Node!);
+                waiter.Node = null;
+                return WithdrawResult.Withdrawn;
             }
-
-            waiter.State = WaiterState.Cancelled;
-            _waiters.Remove(waiter.Node!);
-            waiter.Node = null;
         }
 
-        return true;
+        // Granted (or delivered) already: the state only moves on from Granted by this exchange
+        // or by the recipient's claim, so exactly one of them gets the permit.
+        return Interlocked.CompareExchange(ref waiter.StateField, (int)WaiterState.Taken, (int)WaiterState.Granted) == (int)WaiterState.Granted
+            ? WithdrawResult.PermitTaken
+            : WithdrawResult.AlreadyDelivered;
     }
 
     private List<Waiter>? GrantLocked()
@@ -185,7 +231,7 @@ internal sealed class PermitPool
         return granted;
     }
 
-    private static void Wake(List<Waiter>? granted)
+    private static void Deliver(List<Waiter>? granted)
     {
         if (granted is null)
         {
@@ -194,32 +240,42 @@ internal sealed class PermitPool
 
         foreach (var waiter in granted)
         {
-            waiter.TrySetResult();
+            waiter.Recipient.OnPermitGranted(waiter);
         }
     }
 
     [Conditional("DEBUG")]
     private void AssertInvariants()
     {
-        Debug.Assert(_inUse >= 0, "permits in use are never negative");
-        Debug.Assert(_grantsClosed || _waiters.Count == 0 || _inUse >= _limit, "nobody waits while a permit is free (until grants close)");
+        Debug.Assert(_lock.IsHeldByCurrentThread, "Invariants are checked under the pool's lock.");
+        Debug.Assert(_inUse >= 0, "Permits in use are never negative.");
+        Debug.Assert(_grantsClosed || _waiters.Count == 0 || _inUse >= _limit, "Nobody waits while a permit is free (until grants close).");
+        Debug.Assert(_waiters.All(w => w.State == WaiterState.Waiting), "Every queued waiter is waiting.");
     }
 
-    internal enum WaiterState
+    /// <summary>A place in the queue, for one recipient.</summary>
+    internal sealed class Waiter(PermitPool pool, IPermitRecipient recipient)
     {
-        Waiting,
-        Granted,
-        Cancelled,
-    }
+        internal int StateField = (int)WaiterState.Waiting;
 
-    /// <summary>A place in the queue. Its task completes when a permit is granted.</summary>
-    internal sealed class Waiter(PermitPool pool) : TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)
-    {
+        public IPermitRecipient Recipient { get; } = recipient;
+
+        public WaiterState State
+        {
+            get => (WaiterState)Volatile.Read(ref StateField);
+            internal set => Volatile.Write(ref StateField, (int)value);
+        }
+
         internal LinkedListNode<Waiter>? Node { get; set; }
 
-        internal WaiterState State { get; set; } = WaiterState.Waiting;
+        /// <summary>
+        /// The recipient accepts its granted permit: true exactly once, unless the waiter was
+        /// withdrawn first. Called by the recipient under its own lock.
+        /// </summary>
+        public bool TryClaim() =>
+            Interlocked.CompareExchange(ref StateField, (int)WaiterState.Delivered, (int)WaiterState.Granted) == (int)WaiterState.Granted;
 
-        /// <summary>Leaves the queue; false when the permit was already granted (the caller then owns it).</summary>
-        public bool TryCancel() => pool.TryCancel(this);
+        /// <summary>Leaves the queue, or takes over a permit granted but not yet delivered.</summary>
+        public WithdrawResult TryWithdraw() => pool.Withdraw(this);
     }
 }

@@ -1,129 +1,234 @@
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Threading.Channels;
-using System.Threading.Tasks.Sources;
 
 namespace FiberManager.Core.Management;
 
 /// <summary>
-/// A managed fiber's input: a bounded FIFO queue behind a pause gate. While paused it hands out
-/// nothing (the item in progress finishes); once closed (the fiber ended) it hands out nothing
-/// ever again, and what was left in it is counted as unprocessed.
+/// A managed fiber's input, as its workflow reads it: a bounded <see cref="Channel{T}"/> of
+/// <see cref="InputItem{T}"/> with a pause gate in front of the reader. While paused it hands out
+/// nothing (the item in progress finishes); once the fiber is interrupted it accepts nothing more,
+/// and once the fiber has ended it hands out nothing ever again and what was left is counted as
+/// unprocessed.
 /// </summary>
+/// <typeparam name="T">The input type.</typeparam>
 /// <remarks>
 /// <para>
-/// One lock guards the gate and the queue together (this used to be a <see cref="Channel{T}"/>
-/// behind the gate's own lock: two locks per operation and ~700 bytes per idle fiber). The queue's
-/// array is allocated on the first write and grows by doubling up to the capacity; a writer that
-/// finds the queue full waits in FIFO order and its item enters the queue as soon as a read makes
-/// room, as with a bounded channel in <see cref="BoundedChannelFullMode.Wait"/> mode.
+/// The queue, its waiting writers and its parked readers are the channel's
+/// (<see cref="Channel.CreateBounded{T}(BoundedChannelOptions)"/>, <see cref="BoundedChannelFullMode.Wait"/>);
+/// this type adds only what a channel does not do: the pause gate, per-fiber sequence numbers
+/// (taken when an input enters the queue, so only accepted inputs use one: 1, 2, 3, … without
+/// holes), submit-id de-duplication, Submits that wait for room in arrival order, and the count of
+/// what was never handed out. The channel's item-dropped callback does not apply: in
+/// <see cref="BoundedChannelFullMode.Wait"/> mode a channel drops nothing, and what the fiber
+/// leaves behind is drained and counted by <see cref="Close"/>.
 /// </para>
 /// <para>
-/// Invariants (DEBUG-checked at the start of every locked block): a paused or closed gate hands
-/// out nothing — every successful <see cref="TryRead"/> happens under the lock with the gate
-/// open; readers wait only while nothing can be read (paused, or the queue is empty) and the gate
-/// is not closed; writers wait only while the queue is full and not closed. Waiters are woken
-/// outside the lock, and their continuations never run inline (like a channel created with
-/// <c>AllowSynchronousContinuations = false</c>): a Submit never runs the workflow on its thread.
+/// One engine in one file: the gate, the write side and the pacing share two locks and the
+/// invariants below, which are easier to check in one place than across files.
 /// </para>
 /// <para>
-/// <see cref="WaitToReadAsync"/> may be called by several readers at once; the first parked
-/// reader reuses a waiter owned by the input, so a workflow's read loop does not allocate.
+/// Two locks, so that a Submit and the workflow's read never wait for each other on this type
+/// (only, briefly, on the channel's own lock, as any channel writer and reader do): <c>_writeLock</c>
+/// orders the writers (sequence numbers, de-duplication, the waiting Submits' turns) and
+/// <c>_gateLock</c> orders the readers against the gate. Pause, Resume and the closes take both
+/// (write lock first), so a Submit sees the gate exactly as a read does. Lock order: the fiber's
+/// lock, then <c>_writeLock</c>, then <c>_gateLock</c>, then the channel's.
+/// </para>
+/// <para>
+/// Invariants (DEBUG-checked at the start of every block that holds either lock): every input
+/// enters the channel under the write lock, with the next sequence number; a paused or closed gate
+/// hands out nothing (<see cref="TryReadItem"/> reads from the channel only under the gate lock,
+/// with the gate open); nothing is handed out that was not accepted; a reader waits on the gate
+/// only while it is paused and the input is open; a Submit waits for room only while another one
+/// waits before it or the queue is full. Readers parked on the gate are woken outside the locks;
+/// the channel wakes its own waiters outside its lock and never inline
+/// (<see cref="ChannelOptions.AllowSynchronousContinuations"/> is off).
+/// </para>
+/// <para>
+/// Pacing: a read loop that keeps finding inputs runs on one thread-pool thread for as long as
+/// Submits keep up, while a subscriber its outputs woke waits behind it in that thread's queue;
+/// a subscriber that keeps up on average then misses events when one such run outgrows its
+/// buffer (W3's runs are a full queue plus the Submit it admits: 65 outputs into a buffer of 64).
+/// So once the loop has taken <c>turnLimit</c> inputs since it last yielded, and the fiber's pacing
+/// says a subscriber has fallen behind (<see cref="IReadPacing"/>), <see cref="TryReadItem"/>
+/// answers false once and the next <see cref="WaitToReadAsync"/> yields the thread (it completes
+/// asynchronously, with true, from the thread pool's global queue, behind the subscriber's wake):
+/// the subscriber runs, then the loop goes on. Between two yields the loop hands out at most
+/// <c>turnLimit</c> inputs (half a subscriber's buffer), waits between them included, so a
+/// subscriber that gets to run once in that time never overflows on a one-output-per-input
+/// workflow. Nothing waits for the subscriber, and a loop whose subscribers keep up never yields.
 /// </para>
 /// </remarks>
-/// <typeparam name="T">The input type.</typeparam>
 /// <example><code>
 /// await foreach (var item in context.Input.ReadAllAsync(context.CancellationToken))
 ///     context.Publish(item);
 /// </code></example>
-[DebuggerDisplay("Count = {Count}/{Capacity}, Paused = {IsPaused}")]
+[DebuggerDisplay("Count = {Count}/{Capacity}, Paused = {IsPaused}, State = {_state}")]
 public sealed class WorkflowInput<T>
 {
-    private const int InitialArraySize = 4;
-
-    private readonly Lock _lock = new();
-    private T[]? _items;
-    private int _head;
-    private int _count;
-    private bool _paused;
-    private bool _closed;
+    private readonly Lock _writeLock = new();
+    private readonly Lock _gateLock = new();
+    private readonly Channel<QueuedInput> _channel;
+    private readonly int _turnLimit;
+    private readonly IReadPacing? _pacing;
+    private readonly int _submitIdCapacity;
+    private CancellationToken _fiberToken;
+    private volatile InputState _state;
+    private volatile bool _paused;
+    private volatile bool _yieldDue;
+    private volatile bool _readerParked;
+    private int _depth;
+    private int _turn;
+    private int _waitingWriters;
+    private ulong _accepted;
+    private ulong _reservedSequence;
     private long _handedOut;
-    private ulong _enqueued;
+    private TaskCompletionSource<bool>? _resumed;
+    private SemaphoreSlim? _writerTurn;
+    private SubmitIdMemory? _submitIds;
 
-    // Parked readers: the first in a field (a workflow has one read loop), any others in a list.
-    // Writers waiting for room, FIFO. The first reader's waiter is cached and reused.
-    private ReaderWaiter? _cachedReader;
-    private ReaderWaiter? _reader;
-    private List<ReaderWaiter>? _otherReaders;
-    private LinkedList<WriterWaiter>? _writers;
-
-    internal WorkflowInput(int capacity, bool paused)
+    internal WorkflowInput(int capacity, bool paused, int submitIdCapacity, int turnLimit, IReadPacing? pacing = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(capacity, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(turnLimit, 1);
         Capacity = capacity;
         _paused = paused;
+        _submitIdCapacity = submitIdCapacity;
+        _turnLimit = turnLimit;
+        _pacing = pacing;
+        _channel = Channel.CreateBounded<QueuedInput>(new BoundedChannelOptions(capacity)
+        {
+            FullMode = BoundedChannelFullMode.Wait,
+            AllowSynchronousContinuations = false,
+        });
+    }
+
+    private enum InputState : byte
+    {
+        /// <summary>Accepting Submits; handing out inputs while not paused.</summary>
+        Open,
+
+        /// <summary>The fiber is being interrupted: no Submit is accepted; what is queued may still be read.</summary>
+        WritesClosed,
+
+        /// <summary>The fiber has ended: nothing is accepted or handed out; what was left was counted.</summary>
+        Closed,
     }
 
     /// <summary>Inputs waiting in the queue.</summary>
-    public int Count => Volatile.Read(ref _count);
+    public int Count => Math.Min(Volatile.Read(ref _depth), Capacity);
 
     /// <summary>The queue's capacity.</summary>
     public int Capacity { get; }
 
     /// <summary>True while paused.</summary>
-    /// <remarks>Lock-free (Submit and every status read ask it): the flag is written under the lock.</remarks>
-    public bool IsPaused => Volatile.Read(ref _paused);
+    /// <remarks>Lock-free: the flag is written under both locks.</remarks>
+    public bool IsPaused => _paused;
 
     /// <summary>Inputs handed to the workflow so far.</summary>
-    public long HandedOut => Interlocked.Read(ref _handedOut);
+    public long HandedOut => Volatile.Read(ref _handedOut);
 
-    /// <summary>True while the workflow is parked waiting for input and the queue is empty.</summary>
-    internal bool IsReaderIdle => Volatile.Read(ref _reader) is not null && Volatile.Read(ref _count) == 0;
+    /// <summary>Inputs accepted so far: the sequence number of the last one.</summary>
+    internal ulong Accepted
+    {
+        get
+        {
+            lock (_writeLock)
+            {
+                AssertWriterInvariants();
+                return _accepted;
+            }
+        }
+    }
 
-    /// <summary>Takes the next input if the gate is open and one is there.</summary>
-    /// <remarks>
-    /// An empty queue is answered without the lock (a read loop ends every batch with one such
-    /// call): <c>_count</c> is written under the lock with a volatile write, so the answer is the
-    /// queue's state at that read, as if the lock had been taken just then. An input written
-    /// during the call is found by the next <see cref="WaitToReadAsync"/>, which checks under the lock.
-    /// </remarks>
+    /// <summary>True while the workflow waits for input and the queue is empty (the fiber is idle).</summary>
+    internal bool IsReaderIdle => _readerParked && Volatile.Read(ref _depth) == 0;
+
+    /// <summary>Takes the next input's value if the gate is open and one is there.</summary>
+    /// <remarks>May answer false while inputs are queued: see the fairness remark on the type; <see cref="WaitToReadAsync"/> then answers true.</remarks>
     public bool TryRead(out T item)
     {
-        if (Volatile.Read(ref _count) == 0)
+        if (TryReadQueued(out var input))
         {
-            item = default!;
+            item = input.Value;
+            return true;
+        }
+
+        item = default!;
+        return false;
+    }
+
+    /// <summary>Takes the next input, with its sequence number, submit id and trace context, if the gate is open and one is there.</summary>
+    /// <remarks>
+    /// An empty queue is answered without the lock (a read loop ends every batch with one such
+    /// call): <c>_depth</c> counts an input before it enters the channel and until it has left it,
+    /// so 0 means the channel is empty. An input written during the call is found by the next
+    /// <see cref="WaitToReadAsync"/>.
+    /// </remarks>
+    public bool TryReadItem(out InputItem<T> item)
+    {
+        if (TryReadQueued(out var input))
+        {
+            var origin = input.Origin;
+            item = new InputItem<T>(input.Value, input.Sequence, origin?.SubmitId, origin?.SubmitContext ?? default);
+            return true;
+        }
+
+        item = default;
+        return false;
+    }
+
+    private bool TryReadQueued(out QueuedInput item)
+    {
+        if (Volatile.Read(ref _depth) == 0)
+        {
+            item = default;
             return false;
         }
 
-        WriterWaiter? admitted = null;
-        lock (_lock)
+        lock (_gateLock)
         {
-            AssertInvariants();
-            if (_paused || _closed || _count == 0)
+            AssertGateInvariants();
+            if (_paused || _state == InputState.Closed)
             {
-                item = default!;
+                item = default;
                 return false;
             }
 
-            item = DequeueLocked();
-            _handedOut++;
-            if (_writers is { First.Value: { } first })
+            if (_turn >= _turnLimit && _pacing is { ShouldYield: true })
             {
-                // A read made room: the longest-waiting writer's item enters the queue.
-                _writers.RemoveFirst();
-                first.Position = EnqueueLocked(first.Item);
-                admitted = first;
+                _yieldDue = true;
+                item = default;
+                return false;
             }
-        }
 
-        admitted?.Admit();
-        return true;
+            if (!_channel.Reader.TryRead(out item))
+            {
+                return false;
+            }
+
+            _turn++;
+            Volatile.Write(ref _handedOut, _handedOut + 1); // only written here, under the gate lock
+            Interlocked.Decrement(ref _depth);
+            _readerParked = false;
+            return true;
+        }
     }
 
     /// <summary>
     /// Waits until an input can be read (the gate is open and the queue has one). Returns false
-    /// when the fiber has ended. Throws when <paramref name="cancellationToken"/> is cancelled.
+    /// once no input will ever be handed out again: the fiber is being interrupted or has ended
+    /// and the queue is empty. Throws <see cref="OperationCanceledException"/> when
+    /// <paramref name="cancellationToken"/> is cancelled first (except the workflow's own token,
+    /// whose cancellation closes the input, so that the wait answers false).
     /// </summary>
+    /// <remarks>
+    /// Waiting with the workflow's own token (<see cref="WorkflowContext{TInput, TOutput}.CancellationToken"/>)
+    /// registers nothing on it: an interrupt cancels that token and then closes the input, and
+    /// closing ends the wait. A parked read loop therefore costs the channel's reusable waiter and
+    /// nothing else (a registration per park would cost every idle fiber an allocation).
+    /// </remarks>
     public ValueTask<bool> WaitToReadAsync(CancellationToken cancellationToken = default)
     {
         if (cancellationToken.IsCancellationRequested)
@@ -131,638 +236,487 @@ public sealed class WorkflowInput<T>
             return ValueTask.FromCanceled<bool>(cancellationToken);
         }
 
-        ReaderWaiter waiter;
-        short version;
-        lock (_lock)
+        // Open, not paused, no yield due (the common case): straight to the channel. A pause or a
+        // close that comes in between is seen by the TryReadItem the wait leads to.
+        if (_paused || _yieldDue || _state == InputState.Closed)
         {
-            AssertInvariants();
-            if (_closed)
-            {
-                return new ValueTask<bool>(false);
-            }
-
-            if (!_paused && _count > 0)
-            {
-                return new ValueTask<bool>(true);
-            }
-
-            // Checked again under the lock: the cached reader's registration outlives a park, and its
-            // callback does nothing while the reader is not parked. A token cancelled before this
-            // point is seen here; one cancelled later finds the reader parked.
-            if (cancellationToken.IsCancellationRequested)
-            {
-                return ValueTask.FromCanceled<bool>(cancellationToken);
-            }
-
-            waiter = _cachedReader is { } cached && cached.TryRent() ? cached : RentNewReaderLocked();
-            version = waiter.Park(cancellationToken);
-            if (_reader is null)
-            {
-                Volatile.Write(ref _reader, waiter);
-            }
-            else
-            {
-                (_otherReaders ??= []).Add(waiter);
-            }
+            return WaitAtTheGate(cancellationToken);
         }
 
-        waiter.RegisterCancellation(cancellationToken, version);
-        return new ValueTask<bool>(waiter, version);
+        if (cancellationToken != _fiberToken && cancellationToken.CanBeCanceled)
+        {
+            return WaitWithAnotherTokenAsync(cancellationToken);
+        }
+
+        var wait = _channel.Reader.WaitToReadAsync();
+        if (!wait.IsCompleted)
+        {
+            // Parked: the fiber is idle while the queue stays empty. (The turn goes on: what a
+            // subscriber still has to read from the last run counts towards the next yield.)
+            _readerParked = true;
+        }
+
+        return wait;
     }
 
-    /// <summary>Reads the next input, waiting for one (and for Resume); throws <see cref="ChannelClosedException"/> once the fiber has ended.</summary>
-    public async ValueTask<T> ReadAsync(CancellationToken cancellationToken = default)
+    /// <summary>Reads the next input's value, waiting for one (and for Resume); throws <see cref="ChannelClosedException"/> once no input will come.</summary>
+    public async ValueTask<T> ReadAsync(CancellationToken cancellationToken = default) =>
+        (await ReadItemAsync(cancellationToken).ConfigureAwait(false)).Value;
+
+    /// <summary>Reads the next input, waiting for one (and for Resume); throws <see cref="ChannelClosedException"/> once no input will come.</summary>
+    public async ValueTask<InputItem<T>> ReadItemAsync(CancellationToken cancellationToken = default)
     {
         while (await WaitToReadAsync(cancellationToken).ConfigureAwait(false))
         {
-            if (TryRead(out var item))
+            if (TryReadItem(out var item))
             {
                 return item;
             }
         }
 
+        cancellationToken.ThrowIfCancellationRequested();
         throw new ChannelClosedException();
     }
 
-    /// <summary>Every input, as it comes, until the fiber ends; pauses while paused.</summary>
+    /// <summary>Every input's value, as it comes, until the fiber is interrupted or ends; pauses while paused.</summary>
     public async IAsyncEnumerable<T> ReadAllAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        await foreach (var item in ReadAllItemsAsync(cancellationToken).ConfigureAwait(false))
+        {
+            yield return item.Value;
+        }
+    }
+
+    /// <summary>Every input, with its sequence number, submit id and trace context, until the fiber is interrupted or ends.</summary>
+    public async IAsyncEnumerable<InputItem<T>> ReadAllItemsAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         while (await WaitToReadAsync(cancellationToken).ConfigureAwait(false))
         {
-            while (TryRead(out var item))
+            while (TryReadItem(out var item))
             {
                 yield return item;
             }
         }
+
+        cancellationToken.ThrowIfCancellationRequested();
     }
 
-    /// <summary>Queues <paramref name="item"/> if there is room and the input is not closed.</summary>
-    internal bool TryWrite(T item) => TryWrite(item, out _);
-
-    /// <summary>
-    /// Queues <paramref name="item"/> if there is room and the input is not closed;
-    /// <paramref name="position"/> is its 1-based position among every item ever queued.
-    /// </summary>
-    internal bool TryWrite(T item, out ulong position)
+    /// <summary>The token of the workflow's runtime fiber: waits on it register nothing (see <see cref="WaitToReadAsync"/>).</summary>
+    internal void BindFiberToken(CancellationToken token)
     {
-        var written = TryWrite(item, out position, out var wake);
-        wake.Run();
-        return written;
-    }
-
-    /// <summary>
-    /// <see cref="TryWrite(T, out ulong)"/> for a caller that holds a lock of its own: the readers
-    /// the write released are handed back in <paramref name="wake"/>, to be woken with
-    /// <see cref="ReaderWake.Run"/> once that lock is released (waking one queues its continuation
-    /// to the thread pool, which may wake a thread: not something to do while holding a lock).
-    /// </summary>
-    internal bool TryWrite(T item, out ulong position, out ReaderWake wake)
-    {
-        ReaderWaiter? first = null;
-        ReaderWaiter[]? others = null;
-        lock (_lock)
+        lock (_gateLock)
         {
-            AssertInvariants();
-            if (_closed || _count == Capacity)
-            {
-                position = 0;
-                wake = default;
-                return false;
-            }
-
-            position = EnqueueLocked(item);
-            if (!_paused)
-            {
-                TakeReadersLocked(out first, out others);
-            }
+            AssertGateInvariants();
+            _fiberToken = token;
         }
-
-        wake = new ReaderWake(first, others);
-        return true;
     }
 
     /// <summary>
-    /// Queues <paramref name="item"/>, waiting (FIFO) while the queue is full; returns its 1-based
-    /// position among every item ever queued, taken when it enters the queue (a write that gave up
-    /// waiting takes none). Throws <see cref="ChannelClosedException"/> if the input is or becomes
-    /// closed first, and <see cref="OperationCanceledException"/> when
-    /// <paramref name="cancellationToken"/> is cancelled first.
+    /// Offers one input. Accepted: it entered the queue with the next sequence number. A submit id
+    /// seen before answers with its first sequence. Paused (unless <paramref name="bufferWhilePaused"/>),
+    /// full (in <see cref="FullQueueMode.Reject"/> mode) and closed inputs are refused; a full queue
+    /// in <see cref="FullQueueMode.Wait"/> mode waits for room, behind any Submit already waiting.
     /// </summary>
-    internal ValueTask<ulong> WriteAsync(T item, CancellationToken cancellationToken)
+    internal ValueTask<InputWrite> SubmitAsync(T value, string? submitId, ActivityContext submitContext, bool bufferWhilePaused, FullQueueMode mode, CancellationToken cancellationToken)
     {
-        if (cancellationToken.IsCancellationRequested)
+        // The submit id and trace context ride in a separate object, only when there are any: the
+        // channel's slots stay small, and hold no reference for the garbage collector to trace
+        // when an input has neither.
+        var input = new QueuedInput(value, 0, submitId is null && submitContext == default ? null : new InputOrigin(submitId, submitContext));
+        lock (_writeLock)
         {
-            return ValueTask.FromCanceled<ulong>(cancellationToken);
-        }
-
-        ulong position = 0;
-        WriterWaiter? writer = null;
-        ReaderWaiter? first = null;
-        ReaderWaiter[]? others = null;
-        lock (_lock)
-        {
-            AssertInvariants();
-            if (_closed)
+            AssertWriterInvariants();
+            if (_state != InputState.Open)
             {
-                return ValueTask.FromException<ulong>(new ChannelClosedException());
+                return new ValueTask<InputWrite>(InputWrite.Closed);
             }
 
-            if (_count < Capacity)
+            // A retry of an accepted input reports it as accepted, whatever the gate says now.
+            if (TryFindDuplicateLocked(input.Origin?.SubmitId, out var duplicate))
             {
-                position = EnqueueLocked(item);
-                if (!_paused)
-                {
-                    TakeReadersLocked(out first, out others);
-                }
+                return new ValueTask<InputWrite>(duplicate);
             }
-            else
+
+            // Exact: the gate only moves under this lock too.
+            if (_paused && !bufferWhilePaused)
             {
-                writer = new WriterWaiter(this, item, cancellationToken.CanBeCanceled);
-                (_writers ??= new LinkedList<WriterWaiter>()).AddLast(writer.Node);
+                return new ValueTask<InputWrite>(InputWrite.Paused);
             }
+
+            if (_waitingWriters == 0 && TryWriteLocked(input, out var accepted))
+            {
+                return new ValueTask<InputWrite>(accepted);
+            }
+
+            if (mode == FullQueueMode.Reject)
+            {
+                return new ValueTask<InputWrite>(InputWrite.Full(Count));
+            }
+
+            _waitingWriters++;
+            _writerTurn ??= new SemaphoreSlim(1, 1);
         }
 
-        if (writer is null)
-        {
-            WakeReaders(first, others, result: true);
-            return new ValueTask<ulong>(position);
-        }
-
-        writer.RegisterCancellation(cancellationToken);
-        return new ValueTask<ulong>(writer.Task);
+        return WriteWhenRoomAsync(input, cancellationToken);
     }
 
     /// <summary>Closes the gate; true when it was open.</summary>
     internal bool Pause()
     {
-        lock (_lock)
+        lock (_writeLock)
         {
-            AssertInvariants();
-            if (_paused)
+            AssertWriterInvariants();
+            lock (_gateLock)
             {
-                return false;
-            }
+                AssertGateInvariants();
+                if (_paused)
+                {
+                    return false;
+                }
 
-            Volatile.Write(ref _paused, true);
-            return true;
+                _paused = true;
+                return true;
+            }
         }
     }
 
     /// <summary>Opens the gate; true when it was closed.</summary>
     internal bool Resume()
     {
-        ReaderWaiter? first = null;
-        ReaderWaiter[]? others = null;
-        lock (_lock)
+        TaskCompletionSource<bool>? resumed;
+        lock (_writeLock)
         {
-            AssertInvariants();
-            if (!_paused)
+            AssertWriterInvariants();
+            lock (_gateLock)
             {
-                return false;
-            }
+                AssertGateInvariants();
+                if (!_paused)
+                {
+                    return false;
+                }
 
-            Volatile.Write(ref _paused, false);
-            if (!_closed && _count > 0)
-            {
-                TakeReadersLocked(out first, out others);
+                _paused = false;
+                resumed = TakeGateWaitersLocked();
             }
         }
 
-        WakeReaders(first, others, result: true);
+        resumed?.TrySetResult(true);
         return true;
     }
 
     /// <summary>
-    /// Ends the input for good: no write succeeds after this, nothing is handed out, and the
-    /// items still queued are removed and counted.
+    /// The fiber is being interrupted (its token was cancelled just before): no Submit is accepted
+    /// from now on (waiting ones fail), and a reader waiting on an empty queue or on the pause gate
+    /// is told that no input will come.
+    /// </summary>
+    internal void CloseWrites()
+    {
+        TaskCompletionSource<bool>? resumed;
+        lock (_writeLock)
+        {
+            AssertWriterInvariants();
+            lock (_gateLock)
+            {
+                AssertGateInvariants();
+                if (_state != InputState.Open)
+                {
+                    return;
+                }
+
+                _state = InputState.WritesClosed;
+                _channel.Writer.TryComplete();
+                resumed = TakeGateWaitersLocked();
+            }
+        }
+
+        resumed?.TrySetResult(false);
+    }
+
+    /// <summary>
+    /// The fiber has ended: nothing is accepted or handed out from now on, and the inputs still
+    /// queued are removed and counted.
     /// </summary>
     /// <returns>How many accepted inputs were never handed out.</returns>
     internal int Close()
     {
-        ReaderWaiter? first;
-        ReaderWaiter[]? others;
-        LinkedList<WriterWaiter>? writers;
-        CancellationTokenRegistration stickyRegistration;
-        int unprocessed;
-        lock (_lock)
+        TaskCompletionSource<bool>? resumed;
+        var unprocessed = 0;
+        lock (_writeLock)
         {
-            AssertInvariants();
-            _closed = true;
-            unprocessed = _count;
-            _items = null;
-            _head = 0;
-            Volatile.Write(ref _count, 0);
-            TakeReadersLocked(out first, out others);
-            writers = _writers;
-            _writers = null;
-            stickyRegistration = _cachedReader?.TakeStickyRegistrationLocked() ?? default;
-        }
-
-        stickyRegistration.Unregister();
-        WakeReaders(first, others, result: false);
-        if (writers is not null)
-        {
-            foreach (var writer in writers)
+            AssertWriterInvariants();
+            lock (_gateLock)
             {
-                writer.Reject(new ChannelClosedException());
+                AssertGateInvariants();
+                if (_state == InputState.Closed)
+                {
+                    return 0;
+                }
+
+                _state = InputState.Closed;
+                _channel.Writer.TryComplete();
+                while (_channel.Reader.TryRead(out _))
+                {
+                    unprocessed++;
+                }
+
+                // Both locks are held: no read or fast write is between the channel and the count;
+                // a waiting Submit's input counted before it entered may still be on its way (it
+                // fails now, and uncounts itself).
+                var left = _depth - unprocessed;
+                Debug.Assert(left == 0 || (left == 1 && _reservedSequence != 0), "The depth counts the inputs in the channel, and one on its way in.");
+                Volatile.Write(ref _depth, left);
+                resumed = TakeGateWaitersLocked();
             }
         }
 
+        resumed?.TrySetResult(false);
         return unprocessed;
     }
 
-    /// <summary>Queues one item; returns its 1-based position among every item ever queued.</summary>
-    private ulong EnqueueLocked(T item)
+    private ValueTask<bool> WaitAtTheGate(CancellationToken cancellationToken)
     {
-        Debug.Assert(_count < Capacity, "Enqueue only with room.");
-        if (_items is null || _count == _items.Length)
+        Task<bool>? resumed = null;
+        var anotherToken = cancellationToken != _fiberToken && cancellationToken.CanBeCanceled;
+        lock (_gateLock)
         {
-            Grow();
-        }
-
-        var slot = _head + _count;
-        _items![slot >= _items.Length ? slot - _items.Length : slot] = item;
-        Volatile.Write(ref _count, _count + 1);
-        return ++_enqueued;
-    }
-
-    private T DequeueLocked()
-    {
-        var items = _items!;
-        var item = items[_head];
-        if (RuntimeHelpers.IsReferenceOrContainsReferences<T>())
-        {
-            items[_head] = default!;
-        }
-
-        _head = _head + 1 == items.Length ? 0 : _head + 1;
-        Volatile.Write(ref _count, _count - 1);
-        return item;
-    }
-
-    private void Grow()
-    {
-        var size = _items is null ? Math.Min(InitialArraySize, Capacity) : (int)Math.Min((long)_items.Length * 2, Capacity);
-        var items = new T[size];
-        if (_count > 0)
-        {
-            var old = _items!;
-            var firstPart = Math.Min(_count, old.Length - _head);
-            Array.Copy(old, _head, items, 0, firstPart);
-            Array.Copy(old, 0, items, firstPart, _count - firstPart);
-        }
-
-        _items = items;
-        _head = 0;
-    }
-
-    private ReaderWaiter RentNewReaderLocked()
-    {
-        var waiter = new ReaderWaiter(this, isCached: _cachedReader is null);
-        waiter.TryRent();
-        _cachedReader ??= waiter;
-        return waiter;
-    }
-
-    private void TakeReadersLocked(out ReaderWaiter? first, out ReaderWaiter[]? others)
-    {
-        first = _reader;
-        Volatile.Write(ref _reader, null);
-        others = null;
-        if (_otherReaders is { Count: > 0 } more)
-        {
-            others = [.. more];
-            more.Clear();
-        }
-    }
-
-    private static void WakeReaders(ReaderWaiter? first, ReaderWaiter[]? others, bool result)
-    {
-        first?.Wake(result);
-        if (others is not null)
-        {
-            foreach (var reader in others)
+            AssertGateInvariants();
+            if (_state == InputState.Closed)
             {
-                reader.Wake(result);
-            }
-        }
-    }
-
-    /// <summary>True while <paramref name="waiter"/> is parked (called under the lock).</summary>
-    private bool IsParkedLocked(ReaderWaiter waiter) =>
-        ReferenceEquals(_reader, waiter) || (_otherReaders is { } more && more.Contains(waiter));
-
-    /// <summary>Removes a parked reader whose token was cancelled; false when someone already woke it.</summary>
-    private bool TryRemoveReader(ReaderWaiter waiter, CancellationToken token)
-    {
-        lock (_lock)
-        {
-            AssertInvariants();
-            if (!waiter.IsParkedWith(token))
-            {
-                return false; // a registration kept from an earlier park, on another token
+                return new ValueTask<bool>(false);
             }
 
-            if (ReferenceEquals(_reader, waiter))
+            if (_paused)
             {
-                ReaderWaiter? next = null;
-                if (_otherReaders is { Count: > 0 } more)
+                if (_state != InputState.Open)
                 {
-                    next = more[0];
-                    more.RemoveAt(0);
+                    return new ValueTask<bool>(false); // interrupted while paused: nothing more will be handed out
                 }
 
-                Volatile.Write(ref _reader, next);
-                return true;
+                resumed = (_resumed ??= new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
             }
-
-            return _otherReaders is { } others && others.Remove(waiter);
-        }
-    }
-
-    /// <summary>Removes a waiting writer whose token was cancelled; false when its item was admitted or rejected already.</summary>
-    private bool TryRemoveWriter(WriterWaiter writer)
-    {
-        lock (_lock)
-        {
-            AssertInvariants();
-            if (writer.Node.List is null)
+            else if (_yieldDue)
             {
-                return false;
+                _yieldDue = false;
+                _turn = 0;
+                return YieldAsync();
             }
-
-            _writers!.Remove(writer.Node);
-            return true;
         }
-    }
 
-    [Conditional("DEBUG")]
-    private void AssertInvariants()
-    {
-        Debug.Assert(_lock.IsHeldByCurrentThread, "Invariants are checked under the input's lock.");
-        Debug.Assert(_count >= 0 && _count <= Capacity, "The queue holds at most its capacity.");
-        Debug.Assert(_reader is not null || _otherReaders is not { Count: > 0 }, "Other readers park only behind a first one.");
-        Debug.Assert(_reader is null || (!_closed && (_paused || _count == 0)), "Readers wait only while nothing can be read.");
-        Debug.Assert(_writers is null || _writers.Count == 0 || (!_closed && _count == Capacity), "Writers wait only while the queue is full.");
-        Debug.Assert(!_closed || _count == 0, "A closed gate holds no inputs.");
-    }
-
-    /// <summary>Readers taken off the input by a write, to be woken by the writer once it holds no lock.</summary>
-    internal readonly struct ReaderWake
-    {
-        private readonly ReaderWaiter? _first;
-        private readonly ReaderWaiter[]? _others;
-
-        internal ReaderWake(ReaderWaiter? first, ReaderWaiter[]? others)
+        if (resumed is not null)
         {
-            _first = first;
-            _others = others;
+            return new ValueTask<bool>(anotherToken ? resumed.WaitAsync(cancellationToken) : resumed);
         }
 
-        /// <summary>Wakes the readers (each with true); call it once, holding no lock.</summary>
-        public void Run() => WakeReaders(_first, _others, result: true);
+        // The gate opened meanwhile: wait on the channel (the TryReadItem this leads to checks the gate again).
+        return anotherToken ? WaitWithAnotherTokenAsync(cancellationToken) : _channel.Reader.WaitToReadAsync();
+    }
+
+    /// <summary>A wait on the channel for a token that is not the workflow's own (see <see cref="LockedCancellation"/>).</summary>
+    private async ValueTask<bool> WaitWithAnotherTokenAsync(CancellationToken cancellationToken)
+    {
+        using var cancellation = LockedCancellation.For(cancellationToken, _gateLock)!;
+        ValueTask<bool> wait;
+        lock (_gateLock)
+        {
+            AssertGateInvariants();
+            wait = _channel.Reader.WaitToReadAsync(cancellation.Token);
+        }
+
+        if (!wait.IsCompleted)
+        {
+            _readerParked = true;
+        }
+
+        try
+        {
+            return await wait.ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            throw new OperationCanceledException(cancellationToken);
+        }
+    }
+
+    private TaskCompletionSource<bool>? TakeGateWaitersLocked()
+    {
+        var resumed = _resumed;
+        _resumed = null;
+        return resumed;
     }
 
     /// <summary>
-    /// A parked <see cref="WaitToReadAsync"/>. Rented from <see cref="Park"/> until the awaiter
-    /// takes its result; completed exactly once per park by whoever removed it from the reader
-    /// list (a writer, Resume, Close, or its token's cancellation).
+    /// A Submit that waits for room: in its turn (waiting Submits take turns in arrival order:
+    /// SemaphoreSlim releases its asynchronous waiters in order), it is the only writer, since
+    /// every Submit behind it waits for the turn and none takes the fast path. So the sequence it
+    /// will have is known before its input enters the channel: the one after the last accepted.
+    /// It hands the input to the channel's own waiting write
+    /// (<see cref="ChannelWriter{T}.WriteAsync"/>), which a read admits in the same step as it
+    /// makes room; cancelled or closed before that, the input never entered and used no number.
     /// </summary>
-    /// <remarks>
-    /// The input's cached reader (the workflow's read loop) keeps its cancellation registration
-    /// from one park to the next while it is asked to wait with the same token, and drops it only
-    /// when the token changes or the input closes: a workflow parks once per batch of inputs, and
-    /// registering on the fiber's token and unregistering again each time cost two locks and the
-    /// token source's own bookkeeping per park. Its callback completes the waiter only while it is
-    /// parked with that token (checked under the input's lock), and
-    /// <see cref="WorkflowInput{T}.WaitToReadAsync"/> checks the token under the same lock before
-    /// parking, so a cancellation between two parks is never missed. Other readers register per park.
-    /// </remarks>
-    internal sealed class ReaderWaiter(WorkflowInput<T> owner, bool isCached) : IValueTaskSource<bool>
+    private async ValueTask<InputWrite> WriteWhenRoomAsync(QueuedInput input, CancellationToken cancellationToken)
     {
-        private static readonly Action<object?, CancellationToken> s_cancelled =
-            static (state, token) => ((ReaderWaiter)state!).Cancel(token);
-
-        private ManualResetValueTaskSourceCore<bool> _core = new() { RunContinuationsAsynchronously = true };
-        private CancellationTokenRegistration _registration;
-        private CancellationToken _registeredToken;
-        private CancellationToken _parkedToken;
-        private int _rented;
-        private int _parkedVersion = -1;
-
-        public bool TryRent() => Interlocked.CompareExchange(ref _rented, 1, 0) == 0;
-
-        /// <summary>Called under the owner's lock.</summary>
-        public short Park(CancellationToken token)
+        var turn = _writerTurn!;
+        var holdsTurn = false;
+        LockedCancellation? cancellation = null;
+        try
         {
-            _core.Reset();
-            _parkedToken = token;
-            if (!isCached)
+            await turn.WaitAsync(cancellationToken).ConfigureAwait(false);
+            holdsTurn = true;
+            cancellation = LockedCancellation.For(cancellationToken, _writeLock);
+            ulong sequence;
+            ValueTask write;
+            lock (_writeLock)
             {
-                _registration = default;
-            }
-
-            Volatile.Write(ref _parkedVersion, _core.Version);
-            return _core.Version;
-        }
-
-        public void RegisterCancellation(CancellationToken token, short version)
-        {
-            if (!token.CanBeCanceled)
-            {
-                return;
-            }
-
-            if (isCached && _registeredToken == token)
-            {
-                return; // registered on this token at an earlier park (only the reader and Close write it)
-            }
-
-            // Registered outside the lock: a token cancelled right now runs Cancel inline, which
-            // finds the waiter parked and completes it.
-            var registration = token.UnsafeRegister(s_cancelled, this);
-            CancellationTokenRegistration drop;
-            lock (owner._lock)
-            {
-                if (isCached)
+                AssertWriterInvariants();
+                if (_state != InputState.Open)
                 {
-                    // Kept across parks until the token changes or the input closes.
-                    if (owner._closed)
-                    {
-                        drop = registration;
-                    }
-                    else
-                    {
-                        drop = _registration;
-                        _registration = registration;
-                        _registeredToken = token;
-                    }
+                    return InputWrite.Closed;
                 }
-                else if (Volatile.Read(ref _parkedVersion) == version && owner.IsParkedLocked(this))
+
+                if (TryFindDuplicateLocked(input.Origin?.SubmitId, out var duplicate))
                 {
-                    // Kept only while the same park is pending; whoever completes the waiter unregisters it.
-                    _registration = registration;
-                    return;
+                    return duplicate;
                 }
-                else
-                {
-                    drop = registration;
-                }
+
+                // Counted before it enters the channel (see TryWriteLocked); uncounted if it never does.
+                sequence = _accepted + 1;
+                _reservedSequence = sequence;
+                Interlocked.Increment(ref _depth);
+                write = _channel.Writer.WriteAsync(input with { Sequence = sequence }, cancellation?.Token ?? CancellationToken.None);
             }
 
-            drop.Unregister();
-        }
-
-        /// <summary>The cached reader's registration, taken when the input closes (under the owner's lock).</summary>
-        public CancellationTokenRegistration TakeStickyRegistrationLocked()
-        {
-            Debug.Assert(isCached, "Only the cached reader keeps its registration across parks.");
-            var registration = _registration;
-            _registration = default;
-            _registeredToken = default;
-            return registration;
-        }
-
-        public void Wake(bool result)
-        {
-            if (!isCached)
-            {
-                TakeRegistration().Unregister();
-            }
-
-            Volatile.Write(ref _parkedVersion, -1);
-            _core.SetResult(result);
-        }
-
-        public bool GetResult(short token)
-        {
             try
             {
-                return _core.GetResult(token);
+                await write.ConfigureAwait(false);
             }
-            finally
+            catch (Exception exception) when (exception is ChannelClosedException or OperationCanceledException)
             {
-                Volatile.Write(ref _rented, 0); // the awaiter is done with it: it may park again
-            }
-        }
-
-        public ValueTaskSourceStatus GetStatus(short token) => _core.GetStatus(token);
-
-        public void OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
-            _core.OnCompleted(continuation, state, token, flags);
-
-        private CancellationTokenRegistration TakeRegistration()
-        {
-            lock (owner._lock)
-            {
-                var registration = _registration;
-                _registration = default;
-                return registration;
-            }
-        }
-
-        private void Cancel(CancellationToken token)
-        {
-            if (!owner.TryRemoveReader(this, token))
-            {
-                return;
-            }
-
-            if (!isCached)
-            {
-                lock (owner._lock)
+                lock (_writeLock)
                 {
-                    _registration = default;
+                    AssertWriterInvariants();
+                    _reservedSequence = 0;
+                    Interlocked.Decrement(ref _depth);
                 }
+
+                if (exception is OperationCanceledException)
+                {
+                    throw new OperationCanceledException(cancellationToken);
+                }
+
+                return InputWrite.Closed;
             }
 
-            Volatile.Write(ref _parkedVersion, -1);
-            _core.SetException(new OperationCanceledException(token));
+            lock (_writeLock)
+            {
+                AssertWriterInvariants();
+                _reservedSequence = 0;
+                return AcceptedLocked(input.Origin?.SubmitId, sequence, Count);
+            }
         }
+        finally
+        {
+            cancellation?.Dispose();
+            lock (_writeLock)
+            {
+                AssertWriterInvariants();
+                _waitingWriters--;
+            }
 
-        /// <summary>Whether this waiter is parked with <paramref name="token"/> (called under the owner's lock).</summary>
-        public bool IsParkedWith(CancellationToken token) => _parkedToken == token;
+            if (holdsTurn)
+            {
+                turn.Release();
+            }
+        }
     }
 
-    /// <summary>A <see cref="WriteAsync"/> waiting for room; its task completes with the item's position when it is queued.</summary>
-    private sealed class WriterWaiter : TaskCompletionSource<ulong>
+    /// <summary>
+    /// Writes <paramref name="input"/> with the next sequence number if the channel has room. A full
+    /// count answers false without asking the channel (the count may still include a read on its
+    /// way out: the Submit then waits, and the channel admits it at once).
+    /// </summary>
+    private bool TryWriteLocked(QueuedInput input, out InputWrite accepted)
     {
-        private static readonly Action<object?, CancellationToken> s_cancelled =
-            static (state, token) => ((WriterWaiter)state!).Cancel(token);
-
-        private readonly WorkflowInput<T> _owner;
-        private readonly bool _cancellable;
-        private CancellationTokenRegistration _registration;
-
-        public WriterWaiter(WorkflowInput<T> owner, T item, bool cancellable)
-            : base(TaskCreationOptions.RunContinuationsAsynchronously)
+        if (Volatile.Read(ref _depth) >= Capacity)
         {
-            _owner = owner;
-            _cancellable = cancellable;
-            Item = item;
-            Node = new LinkedListNode<WriterWaiter>(this);
+            accepted = default;
+            return false;
         }
 
-        public T Item { get; }
-
-        public LinkedListNode<WriterWaiter> Node { get; }
-
-        /// <summary>The item's position, set under the owner's lock when it enters the queue.</summary>
-        public ulong Position { get; set; }
-
-        public void RegisterCancellation(CancellationToken token)
+        // Counted before it enters the channel (and uncounted if it does not): the depth never
+        // falls below the channel's count, so a reader that finds it 0 may stop at once.
+        var depth = Interlocked.Increment(ref _depth);
+        var sequence = _accepted + 1;
+        if (!_channel.Writer.TryWrite(input with { Sequence = sequence }))
         {
-            if (!token.CanBeCanceled)
-            {
-                return;
-            }
-
-            var registration = token.UnsafeRegister(s_cancelled, this);
-            lock (_owner._lock)
-            {
-                if (Node.List is not null)
-                {
-                    _registration = registration;
-                    return;
-                }
-            }
-
-            registration.Unregister();
+            Interlocked.Decrement(ref _depth);
+            accepted = default;
+            return false;
         }
 
-        public void Admit()
+        accepted = AcceptedLocked(input.Origin?.SubmitId, sequence, depth);
+        return true;
+    }
+
+    /// <summary>Records an input that entered the channel with <paramref name="sequence"/>.</summary>
+    private InputWrite AcceptedLocked(string? submitId, ulong sequence, int depth)
+    {
+        Debug.Assert(sequence == _accepted + 1, "Accepted inputs are numbered without holes.");
+        _accepted = sequence;
+        if (submitId is not null && _submitIdCapacity > 0)
         {
-            TakeRegistration().Unregister();
-            TrySetResult(Position);
+            (_submitIds ??= new SubmitIdMemory(_submitIdCapacity)).Add(submitId, sequence);
         }
 
-        public void Reject(Exception exception)
+        return InputWrite.Accepted(sequence, depth);
+    }
+
+    private bool TryFindDuplicateLocked(string? submitId, out InputWrite duplicate)
+    {
+        if (submitId is not null && _submitIds is not null && _submitIds.TryGet(submitId, out var sequence))
         {
-            TakeRegistration().Unregister();
-            TrySetException(exception);
+            duplicate = InputWrite.Duplicate(sequence, Count);
+            return true;
         }
 
-        private CancellationTokenRegistration TakeRegistration()
-        {
-            if (!_cancellable)
-            {
-                return default; // nothing was registered: no lock to take when admitted
-            }
+        duplicate = default;
+        return false;
+    }
 
-            lock (_owner._lock)
-            {
-                var registration = _registration;
-                _registration = default;
-                return registration;
-            }
-        }
+    private static async ValueTask<bool> YieldAsync()
+    {
+        // To the thread pool's global queue: the work this run queued on its own thread (the
+        // subscribers it woke) runs first.
+        await Task.Yield();
+        return true;
+    }
 
-        private void Cancel(CancellationToken token)
-        {
-            if (_owner.TryRemoveWriter(this))
-            {
-                TrySetCanceled(token);
-            }
-        }
+    /// <summary>What the channel holds for one input.</summary>
+    private readonly record struct QueuedInput(T Value, ulong Sequence, InputOrigin? Origin);
+
+    /// <summary>Where an input came from, when it says: its submit id and the Submit's trace context.</summary>
+    private sealed record InputOrigin(string? SubmitId, ActivityContext SubmitContext);
+
+    [Conditional("DEBUG")]
+    private void AssertWriterInvariants()
+    {
+        Debug.Assert(_writeLock.IsHeldByCurrentThread, "Writer invariants are checked under the write lock.");
+        Debug.Assert((ulong)Volatile.Read(ref _handedOut) <= Math.Max(_accepted, _reservedSequence), "Nothing is handed out that was not accepted (or is being accepted by the waiting Submit).");
+        Debug.Assert(_reservedSequence == 0 || _reservedSequence == _accepted + 1, "A waiting Submit's input has the sequence after the last accepted.");
+        Debug.Assert(_waitingWriters >= 0, "Waiting Submits are never negative.");
+        Debug.Assert(_waitingWriters == 0 || _writerTurn is not null, "Waiting Submits take turns.");
+        Debug.Assert(_reservedSequence == 0 || _waitingWriters > 0, "Only a waiting Submit reserves a sequence.");
+        Debug.Assert(_state != InputState.Closed || Volatile.Read(ref _depth) <= (_reservedSequence != 0 ? 1 : 0), "A closed input holds nothing (but a waiting Submit's input on its way in).");
+    }
+
+    [Conditional("DEBUG")]
+    private void AssertGateInvariants()
+    {
+        Debug.Assert(_gateLock.IsHeldByCurrentThread, "Gate invariants are checked under the gate lock.");
+        Debug.Assert(_resumed is null || (_paused && _state == InputState.Open), "Readers wait on the gate only while it is paused and the input is open.");
+        Debug.Assert(_turn >= 0, "A turn counts the inputs handed out since the reader last yielded.");
+
+        // At least the channel's count: one more while a write is on its way in (up to a refused
+        // one on a full channel), one more while a read is on its way out.
+        Debug.Assert(Volatile.Read(ref _depth) >= 0 && Volatile.Read(ref _depth) <= Capacity + 2, "The depth follows the channel's count.");
     }
 }

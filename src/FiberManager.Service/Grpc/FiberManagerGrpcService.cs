@@ -94,7 +94,6 @@ internal sealed class FiberManagerGrpcService(
                 });
         }
 
-        Telemetry.WorkflowTracing.CaptureSubmit(request.Input);
         var result = await manager.SubmitAsync(
             request.FiberId,
             request.Input,

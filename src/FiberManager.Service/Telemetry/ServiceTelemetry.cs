@@ -1,7 +1,6 @@
 using System.Diagnostics;
+using FiberManager.Core.Management;
 using System.Diagnostics.Metrics;
-using System.Runtime.CompilerServices;
-using FiberManager.Protocol.V1;
 
 namespace FiberManager.Service.Telemetry;
 
@@ -60,33 +59,33 @@ internal static class ServiceDiagnostics
 }
 
 /// <summary>
-/// Tracing for workflows: the Submit RPC remembers its span context with the input payload it
-/// handed to the manager; a workflow opens a <c>workflow.process</c> span per input, linked to it.
+/// Tracing for workflows: every input carries the trace context of the Submit that delivered it
+/// (<see cref="InputItem{T}.SubmitContext"/>, captured by the supervisor from the activity current
+/// at Submit: the Submit RPC's span); a workflow opens a <c>workflow.process</c> span per input,
+/// linked to it.
 /// </summary>
 /// <example><code>
-/// while (input.TryRead(out var item))
+/// while (input.TryReadItem(out var item))
 /// {
-///     using var activity = WorkflowTracing.StartProcessing(item, "echo");
-///     context.Publish(item);
+///     using var activity = WorkflowTracing.StartProcessing(item.SubmitContext, "echo");
+///     context.Publish(item.Value);
 /// }
 /// </code></example>
 public static class WorkflowTracing
 {
-    private static readonly ConditionalWeakTable<Payload, SubmitContext> s_submits = new();
-
     /// <summary>
-    /// Starts the <c>workflow.process</c> span (kind Consumer, a root span) for <paramref name="input"/>,
-    /// linked to the Submit call that carried it; null when nobody listens.
+    /// Starts the <c>workflow.process</c> span (kind Consumer, a root span) for one input, linked to
+    /// the Submit that carried it (<paramref name="submitContext"/>; no link when it is
+    /// <c>default</c>: the input was submitted outside any span); null when nobody listens.
     /// </summary>
-    public static Activity? StartProcessing(Payload input, string workflow)
+    public static Activity? StartProcessing(ActivityContext submitContext, string workflow)
     {
-        ArgumentNullException.ThrowIfNull(input);
         if (!ServiceDiagnostics.Source.HasListeners())
         {
             return null;
         }
 
-        ActivityLink[]? links = s_submits.TryGetValue(input, out var submit) ? [new ActivityLink(submit.Context)] : null;
+        ActivityLink[]? links = submitContext == default ? null : [new ActivityLink(submitContext)];
 
         // Processing is its own trace: the fiber's ambient activity (whatever started it) is not its parent.
         Activity.Current = null;
@@ -97,24 +96,4 @@ public static class WorkflowTracing
             links,
             name: ServiceTelemetryNames.WorkflowProcess);
     }
-
-    /// <summary>
-    /// Remembers the current span (the Submit RPC's) with the payload it submits, when someone
-    /// listens to the workflow spans. Otherwise nothing: there is almost always a current span
-    /// (ASP.NET Core starts one per request whenever logging is on), and every payload would hold
-    /// a weak-table entry (a dependent GC handle) for as long as it lives in an input queue or a
-    /// replay window, hundreds of thousands under load, to feed links no span will ever carry.
-    /// </summary>
-    internal static void CaptureSubmit(Payload input)
-    {
-        if (input is not null && Activity.Current is { } current && ServiceDiagnostics.Source.HasListeners())
-        {
-            s_submits.AddOrUpdate(input, new SubmitContext(current.Context));
-        }
-    }
-
-    /// <summary>Whether <see cref="CaptureSubmit"/> remembered a span for <paramref name="input"/>.</summary>
-    internal static bool IsCaptured(Payload input) => s_submits.TryGetValue(input, out _);
-
-    private sealed record SubmitContext(ActivityContext Context);
 }

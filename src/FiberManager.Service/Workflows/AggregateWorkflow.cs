@@ -63,9 +63,10 @@ public sealed class AggregateWorkflow : IWorkflow<Payload, Payload>
         var batch = 0L;
         var count = 0;
         double sum = 0, min = double.MaxValue, max = double.MinValue;
-        await foreach (var input in context.Input.ReadAllAsync(context.CancellationToken).ConfigureAwait(false))
+        await foreach (var item in context.Input.ReadAllItemsAsync(context.CancellationToken).ConfigureAwait(false))
         {
-            using var activity = Telemetry.WorkflowTracing.StartProcessing(input, Name);
+            var input = item.Value;
+            using var activity = Telemetry.WorkflowTracing.StartProcessing(item.SubmitContext, Name);
             if (!TryReadNumber(input, out var number, out var problem))
             {
                 context.Publish(Json(new Struct

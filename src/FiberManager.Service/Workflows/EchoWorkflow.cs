@@ -18,10 +18,10 @@ public sealed class EchoWorkflow : IWorkflow<Payload, Payload>
         var input = context.Input;
         while (await input.WaitToReadAsync(context.CancellationToken).ConfigureAwait(false))
         {
-            while (input.TryRead(out var item))
+            while (input.TryReadItem(out var item))
             {
-                using var activity = Telemetry.WorkflowTracing.StartProcessing(item, Name);
-                context.Publish(item);
+                using var activity = Telemetry.WorkflowTracing.StartProcessing(item.SubmitContext, Name);
+                context.Publish(item.Value);
             }
         }
     }

@@ -13,9 +13,12 @@ public abstract class ManagerTestBase : IAsyncLifetime
 
     protected ManualTimeProvider Clock { get; } = new();
 
-    protected FiberSupervisor<int, int> NewManager(Action<FiberSupervisorOptions>? configure = null)
+    protected FiberSupervisor<int, int> NewManager(Action<FiberSupervisorOptions>? configure = null) => NewManager(Clock, configure);
+
+    /// <summary>A manager on another clock (one that wraps <see cref="Clock"/>, say).</summary>
+    protected FiberSupervisor<int, int> NewManager(TimeProvider clock, Action<FiberSupervisorOptions>? configure = null)
     {
-        var manager = ManagerTesting.Create(Clock, configure);
+        var manager = ManagerTesting.Create(clock, configure);
         _managers.Add(manager);
         return manager;
     }

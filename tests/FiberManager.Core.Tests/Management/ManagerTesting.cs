@@ -8,7 +8,7 @@ namespace FiberManager.Core.Tests.Management;
 internal static class ManagerTesting
 {
     /// <summary>A manager on <paramref name="clock"/> with test-friendly defaults, adjusted by <paramref name="configure"/>.</summary>
-    public static FiberSupervisor<int, int> Create(ManualTimeProvider clock, Action<FiberSupervisorOptions>? configure = null)
+    public static FiberSupervisor<int, int> Create(TimeProvider clock, Action<FiberSupervisorOptions>? configure = null)
     {
         var options = new FiberSupervisorOptions { MaxConcurrentFibers = 16 };
         configure?.Invoke(options);

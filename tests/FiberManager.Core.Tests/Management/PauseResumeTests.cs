@@ -101,29 +101,29 @@ public sealed class PauseResumeTests : ManagerTestBase
     [Fact]
     public async Task Resume_OutputOfAnInputTakenAfterTheResume_FollowsTheStatusChange()
     {
-        var manager = NewManager();
+        var clock = new ProbedClock(Clock);
+        var supervisor = NewManager(clock);
         var running = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var published = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var echo = Workflow.Create<int, int>(async ctx =>
         {
             running.TrySetResult();
             await foreach (var item in ctx.Input.ReadAllAsync(ctx.CancellationToken))
             {
                 ctx.Publish(item);
-                published.TrySetResult();
             }
         });
-        await manager.StartAsync("f", "echo", echo, new StartOptions { StartPaused = true, BufferWhilePaused = true }).DefaultTimeout();
-        await manager.SubmitAsync("f", 7).DefaultTimeout();
+        await supervisor.StartAsync("f", "echo", echo, new StartOptions { StartPaused = true, BufferWhilePaused = true }).DefaultTimeout();
+        await supervisor.SubmitAsync("f", 7).DefaultTimeout();
         await running.Task.DefaultTimeout(); // past the attempt's start, which takes the fiber's lock
-        using var events = manager.Subscribe("f");
+        using var events = supervisor.Subscribe("f");
 
-        // Hold Resume right after the gate opened until the workflow has taken the input and
-        // published its output: the status change must already be out by then.
-        var heldUntilPublished = false;
-        manager.AfterResumeForTesting = _ => heldUntilPublished = published.Task.Wait(TestTimeouts.Default);
-        Assert.False(manager.Resume("f").Paused);
-        Assert.True(heldUntilPublished);
+        // The first time Resume reads the clock is when the hub stamps the status event: the gate
+        // must still be closed then, so no input can be taken (and no output published) before it.
+        // (Resume holds the fiber's lock there; GetStatus takes it again on the same thread.)
+        bool? pausedWhenTheEventWasStamped = null;
+        clock.ArmOnThisThread(() => pausedWhenTheEventWasStamped = supervisor.GetStatus("f").Paused);
+        Assert.False(supervisor.Resume("f").Paused);
+        Assert.True(pausedWhenTheEventWasStamped);
 
         var seen = new List<FiberEvent<int>>();
         await events.ReadUntilAsync(e => e.Kind == FiberEventKind.Output, seen).DefaultTimeout();
@@ -132,7 +132,7 @@ public sealed class PauseResumeTests : ManagerTestBase
             e => Assert.True(e.IsStatus(ManagedFiberStatus.Paused, ManagedFiberStatus.Running)),
             e => Assert.Equal(7, e.Output));
         Assert.True(seen[0].Sequence < seen[1].Sequence);
-        manager.AssertSettled(1);
+        supervisor.AssertSettled(1);
     }
 
     [Fact]

@@ -529,6 +529,10 @@ public sealed class StressTests : ManagerTestBase
 
         var all = probes.ToArray();
         await all.Single(p => p.Terminations.Length == 0).Started.Task.DefaultTimeout();
+
+        // Started is set just before the probe's body counts itself alive (on the workflow's
+        // thread): wait for the count, or the check below can run in between.
+        await TestTimeouts.UntilAsync(() => Volatile.Read(ref alive) == 1, "the live fiber's body runs");
         Assert.Equal(1, Volatile.Read(ref maxAlive));
         Assert.Equal(90, all.Length);
         var replaced = all.Where(p => p.Terminations.Length > 0).ToList();
